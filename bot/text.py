@@ -1,0 +1,97 @@
+"""Chinese text normalisation and tokenisation used for matching (never for display).
+
+Traditional and simplified Chinese, full- and half-width forms and stray whitespace must all
+compare equal, so both the corpus and the questions go through :func:`match_form`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+
+log = logging.getLogger(__name__)
+
+_WS = re.compile(r"\s+")
+_PUNCT_TOKEN = re.compile(r"^[\W_]+$")
+# function words and question words that carry no topic
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 有 为 对 把 被 将 从 以 于 等 中 上 下 也 都 就 还 又 这 那 这个 那个 这些 那些 "
+    "吗 呢 吧 啊 呀 么 嘛 么样 什么 怎么 怎么样 怎样 如何 多少 几 几个 几项 哪些 哪个 哪里 哪 谁 是否 能否 "
+    "能不能 可不可以 有没有 是不是 请问 一下 我 我们 你 你们 他 她 它 他们 那边 这边 边 个 项 件 家 之 其 "
+    "到 给 让 要 会 能 可以 可 已经 已 做 弄 搞 拿 拿到 得到 获得 啦".split()
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@functools.lru_cache(maxsize=200_000)
+def to_simplified(text: str) -> str:
+    """Traditional to simplified Chinese (OpenCC), NFKC-folded first."""
+    return _t2s().convert(unicodedata.normalize("NFKC", text))
+
+
+def match_form(text: str) -> str:
+    """The comparison form: NFKC, simplified, lower-case, no whitespace at all."""
+    return _WS.sub("", to_simplified(text)).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    for word in DOMAIN_WORDS:
+        jieba.add_word(word)
+    return jieba
+
+
+# Terms jieba's general dictionary cuts apart, so exact policy terms stay one token.
+DOMAIN_WORDS = (
+    "知识产权", "专利权", "质押融资", "质押贷款", "专利导航", "开放许可", "维持费", "高价值专利",
+    "万人发明专利拥有量", "发明专利", "证券化", "科信贷", "专利奖", "示范区", "试验区", "集聚区",
+    "保护中心", "运营中心", "院士工作站", "博士后", "新旧动能转换", "贯标", "托管服务", "地理标志",
+    "崂山区", "黄渤海新区", "专精特新", "独角兽", "瞪羚企业",
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens for BM25: jieba's search-mode cut of the match form, without stopwords."""
+    jieba = _jieba()
+    norm = to_simplified(text).lower()
+    tokens = []
+    for tok in jieba.lcut_for_search(norm):
+        tok = tok.strip()
+        if tok and tok not in STOPWORDS and not _PUNCT_TOKEN.match(tok):
+            tokens.append(tok)
+    return tokens
+
+
+def content_terms(text: str) -> list[str]:
+    """Distinct topical terms of a question (jieba precise mode), for coverage checks."""
+    jieba = _jieba()
+    seen: dict[str, None] = {}
+    for tok in jieba.lcut(to_simplified(text).lower()):
+        tok = tok.strip()
+        if tok and tok not in STOPWORDS and not _PUNCT_TOKEN.match(tok):
+            seen.setdefault(tok, None)
+    return list(seen)
+
+
+def term_weight(term: str) -> float:
+    """Longer terms are more specific; numbers (years, amounts) must match exactly, so count double."""
+    return len(term) * (2.0 if any(ch.isdigit() for ch in term) else 1.0)
+
+
+def coverage(terms: list[str], normalised_text: str) -> float:
+    """Weighted share of the question's terms that occur in a passage (in match form)."""
+    total = sum(term_weight(t) for t in terms)
+    if not total:
+        return 0.0
+    return sum(term_weight(t) for t in terms if t in normalised_text) / total
