@@ -1,0 +1,19 @@
+"""ipbot: cited answers to questions on Chinese regional intellectual-property policy.
+
+>>> from bot import build_index, Retriever
+>>> build_index("corpus", "index")
+>>> Retriever.load("index").search("崂山专利质押贷款", k=3)
+"""
+
+from .build import BuildStats, build_index
+from .config import Settings
+from .corpus import CorpusError, Document
+from .embedding import load_encoder
+from .index import IndexUnavailable
+from .retrieval import Hit, Retriever
+
+__all__ = [
+    "BuildStats", "CorpusError", "Document", "Hit", "IndexUnavailable", "Retriever", "Settings",
+    "build_index", "load_encoder",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""Building the index from the corpus: read, chunk, embed, index, then swap in atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chunking import chunk_documents
+from .config import Settings
+from .corpus import corpus_files, load_corpus
+from .embedding import encode, load_encoder
+from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest, sha256_file
+from .text import tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildStats:
+    documents: int
+    chunks: int
+    duplicates: int
+    seconds: float
+    index_dir: Path
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"indexed {self.documents} documents as {self.chunks} chunks "
+            f"({self.duplicates} duplicate passages dropped) in {self.seconds:.1f}s -> {self.index_dir}"
+        )
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} file(s): " + "; ".join(f"{f} ({why})" for f, why in self.skipped)
+        return text
+
+
+def corpus_digests(corpus_dir: Path) -> dict[str, str]:
+    """Hash of every corpus file and sidecar, to tell whether the index is stale."""
+    corpus_dir = Path(corpus_dir)
+    paths = set(corpus_files(corpus_dir)) | set(corpus_dir.rglob("*.meta.yaml"))
+    return {p.relative_to(corpus_dir).as_posix(): sha256_file(p) for p in sorted(paths) if p.is_file()}
+
+
+def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str | None:
+    """Why the index must be (re)built before use, or ``None`` when it is up to date."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexUnavailable:
+        return "no index yet"
+    if manifest.get("format_version") != FORMAT_VERSION:
+        return "index format changed"
+    if manifest.get("settings") != settings.index_settings():
+        return "index settings or model changed"
+    if manifest.get("corpus") != corpus_digests(corpus_dir):
+        return "corpus changed"
+    return None
+
+
+def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
+                progress: bool = True, **overrides: object) -> BuildStats:
+    """Build the hybrid index for ``corpus_dir`` into ``index_dir`` and make it live atomically.
+
+    Keyword overrides are any :class:`Settings` field (``chunk_size=400``, ``model=...``).
+    """
+    t0 = time.perf_counter()
+    settings = (settings or Settings.from_env()).replace(**overrides)
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    digests = corpus_digests(corpus_dir) if corpus_dir.is_dir() else {}
+    docs, skipped = load_corpus(corpus_dir)
+    chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars)
+    log.info("%d documents -> %d chunks", len(docs), len(chunks))
+    texts = [c.embedding_text() for c in chunks]
+    encoder = load_encoder(settings.model, settings)
+    vectors = encode(encoder, texts, "passage", batch_size=settings.embed_batch_size, progress=progress)
+    lexical = LexicalIndex.build([tokenize(t) for t in texts])
+    dense = DenseIndex.build(vectors, settings.flat_index_max, settings.hnsw_m)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": settings.model,
+        "dimensions": int(vectors.shape[1]),
+        "dense_index": dense.kind,
+        "settings": settings.index_settings(),
+        "corpus": digests,
+        "built_at": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "counts": {"documents": len(docs), "chunks": len(chunks), "duplicates": duplicates, "skipped": len(skipped)},
+    }
+    store = IndexStore(manifest, {d.doc_id: d for d in docs}, chunks, dense, lexical, index_dir)
+    _save_atomically(store, index_dir)
+    return BuildStats(len(docs), len(chunks), duplicates, time.perf_counter() - t0, index_dir, skipped)
+
+
+def _save_atomically(store: IndexStore, index_dir: Path) -> None:
+    """Write the build beside the live one, then swap the ``current`` link in one rename."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    tmp = Path(tempfile.mkdtemp(prefix=f".build-{stamp}-", dir=index_dir))
+    try:
+        store.save(tmp)
+        final = index_dir / f"build-{stamp}-{tmp.name.rsplit('-', 1)[-1]}"
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    link_tmp = index_dir / f".{CURRENT}.tmp"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    link_tmp.symlink_to(final.name, target_is_directory=True)
+    os.replace(link_tmp, index_dir / CURRENT)
+    store.path = final
+    for old in index_dir.iterdir():
+        if old != final and old.is_dir() and not old.is_symlink() and (old.name.startswith("build-") or old.name.startswith(".build-")):
+            shutil.rmtree(old, ignore_errors=True)

