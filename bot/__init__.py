@@ -3,8 +3,10 @@
 >>> from bot import build_index, Retriever
 >>> build_index("corpus", "index")
 >>> Retriever.load("index").search("崂山专利质押贷款", k=3)
+>>> Assistant(Retriever.load("index")).ask("烟台有多少个院士工作站").text
 """
 
+from .answer import Answer, Assistant, Quote
 from .build import BuildStats, build_index
 from .config import Settings
 from .corpus import CorpusError, Document
@@ -13,7 +15,7 @@ from .index import IndexUnavailable
 from .retrieval import Hit, Retriever
 
 __all__ = [
-    "BuildStats", "CorpusError", "Document", "Hit", "IndexUnavailable", "Retriever", "Settings",
+    "Answer", "Assistant", "Quote", "BuildStats", "CorpusError", "Document", "Hit", "IndexUnavailable", "Retriever", "Settings",
     "build_index", "load_encoder",
 ]
 __version__ = "0.1.0"

@@ -123,6 +123,11 @@ class LexicalIndex:
         keep = scores[0] > 0
         return ids[0][keep].astype(np.int64), scores[0][keep]
 
+    def knows(self, term: str, tokens: list[str]) -> bool:
+        """Whether the corpus contains ``term`` (or all of its search tokens)."""
+        vocab = self.bm25.vocab_dict
+        return term in vocab or (bool(tokens) and all(t in vocab for t in tokens))
+
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory / self.DIR))
 

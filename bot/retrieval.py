@@ -16,7 +16,7 @@ import numpy as np
 from .config import Settings
 from .embedding import encode, load_encoder
 from .index import IndexStore, IndexUnavailable
-from .text import content_terms, coverage, match_form, tokenize
+from .text import content_terms, coverage, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ class Retriever:
     @property
     def documents(self):
         return self.store.documents
+
+    def unknown_terms(self, terms: list[str]) -> list[str]:
+        """Terms the corpus never mentions: a question built on them is not covered."""
+        return [t for t in terms if not self.store.lexical.knows(to_simplified(t).lower(), tokenize(t))]
 
     def allowed_mask(self, filters: dict | None) -> np.ndarray | None:
         """Boolean mask over chunks that pass ``filters`` (``None`` when nothing is filtered)."""

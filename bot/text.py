@@ -20,7 +20,9 @@ STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 有 为 对 把 被 将 从 以 于 等 中 上 下 也 都 就 还 又 这 那 这个 那个 这些 那些 "
     "吗 呢 吧 啊 呀 么 嘛 么样 什么 怎么 怎么样 怎样 如何 多少 几 几个 几项 哪些 哪个 哪里 哪 谁 是否 能否 "
     "能不能 可不可以 有没有 是不是 请问 一下 我 我们 你 你们 他 她 它 他们 那边 这边 边 个 项 件 家 之 其 "
-    "到 给 让 要 会 能 可以 可 已经 已 做 弄 搞 拿 拿到 得到 获得 啦".split()
+    "到 给 让 要 会 能 可以 可 已经 已 做 弄 搞 拿 拿到 得到 获得 啦 时候 什么时候 哪家 哪几个 哪几 一共 总共 "
+    "不能 现在 目前 多大 第几 几家 程度 做到 里 么 啥 咋 咋样 具体 情况 相关 方面 问题 知道 想 想问 "
+    "告诉 一共有 大概 大约 左右".split()
 )
 
 
@@ -43,12 +45,12 @@ def match_form(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _jieba():
+def get_jieba():
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     for word in DOMAIN_WORDS:
-        jieba.add_word(word)
+        jieba.add_word(word, tag="nz")
     return jieba
 
 
@@ -63,7 +65,7 @@ DOMAIN_WORDS = (
 
 def tokenize(text: str) -> list[str]:
     """Search tokens for BM25: jieba's search-mode cut of the match form, without stopwords."""
-    jieba = _jieba()
+    jieba = get_jieba()
     norm = to_simplified(text).lower()
     tokens = []
     for tok in jieba.lcut_for_search(norm):
@@ -75,7 +77,7 @@ def tokenize(text: str) -> list[str]:
 
 def content_terms(text: str) -> list[str]:
     """Distinct topical terms of a question (jieba precise mode), for coverage checks."""
-    jieba = _jieba()
+    jieba = get_jieba()
     seen: dict[str, None] = {}
     for tok in jieba.lcut(to_simplified(text).lower()):
         tok = tok.strip()
@@ -95,3 +97,20 @@ def coverage(terms: list[str], normalised_text: str) -> float:
     if not total:
         return 0.0
     return sum(term_weight(t) for t in terms if t in normalised_text) / total
+
+
+NOUN_FLAGS = ("n", "eng", "l", "j")
+
+
+def is_noun(term: str) -> bool:
+    """Whether jieba's dictionary tags ``term`` as a noun (domain words count as nouns)."""
+    import jieba.posseg as pseg
+
+    get_jieba()
+    if term in DOMAIN_WORDS:
+        return True
+    tag = pseg.dt.word_tag_tab.get(term)
+    if tag is None:
+        tags = [w.flag for w in pseg.lcut(term)]
+        return bool(tags) and all(t.startswith(NOUN_FLAGS) for t in tags)
+    return tag.startswith(NOUN_FLAGS)

@@ -1,0 +1,141 @@
+"""Understanding a question: what it asks for, which places it names, and follow-ups.
+
+No LLM: jieba's part-of-speech tags and a few patterns say whether a question wants a number,
+a date, a list or a condition, and let a follow-up such as "那科信贷呢？" borrow the region
+and the question frame of the turn before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .corpus import REGIONS
+from .text import get_jieba, content_terms, to_simplified
+
+_DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
+_QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
+_WHO_Q = re.compile(r"谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
+_LIST_Q = re.compile(r"哪些|哪几|有什么|有哪|什么奖|包括")
+_CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可以.*吗|吗\s*[？?]?\s*$|行不行|符合")
+_UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单)")
+_FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
+_FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
+_TIME_TERM = re.compile(r"^(\d{4}年?|今年|去年|前年|明年|上半年|下半年|前三季度|全年)$")
+_QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
+
+
+@dataclass
+class Question:
+    text: str
+    terms: list[str]
+    kind: str  # quantity | date | who | list | condition | other
+    unit: str
+    places: list[str]
+    years: list[str]
+
+
+# Places people ask about that the corpus may not cover: provinces, large cities, abroad.
+GAZETTEER = frozenset(
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 河南 湖北 湖南 广东 海南 四川 "
+    "贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 台湾 广州 深圳 杭州 南京 苏州 武汉 成都 "
+    "西安 郑州 长沙 合肥 福州 厦门 宁波 无锡 佛山 东莞 大连 沈阳 哈尔滨 长春 石家庄 太原 南昌 昆明 贵阳 "
+    "南宁 兰州 海口 乌鲁木齐 呼和浩特 银川 西宁 拉萨 天津滨海 中关村 美国 欧洲 欧盟 日本 韩国 德国 英国 "
+    "法国 俄罗斯 印度 新加坡 澳大利亚 加拿大 东南亚 非洲".split()
+)
+_PLACE_SUFFIX = ("省", "市", "县", "州", "国", "洲")
+
+
+def places_in(text: str) -> list[str]:
+    """Place names in ``text`` (simplified): known regions, the gazetteer, and jieba ``ns``
+    words with a place suffix (its bare ``ns`` tag also fires on words like 惠及)."""
+    import jieba.posseg as pseg
+
+    get_jieba()
+    simple = to_simplified(text)
+    found = [key for key in (*REGIONS, *GAZETTEER) if key in simple and len(key) <= 4]
+    for word in pseg.lcut(simple):
+        w = word.word
+        if word.flag == "ns" and len(w) >= 2 and w.endswith(_PLACE_SUFFIX) and not any(w in f or f in w for f in found):
+            found.append(w)
+    return found
+
+
+def analyse(text: str) -> Question:
+    simple = to_simplified(text)
+    if _DATE_Q.search(simple):
+        kind = "date"
+    elif _WHO_Q.search(simple):
+        kind = "who"
+    elif _LIST_Q.search(simple):
+        kind = "list"
+    elif _QUANTITY_Q.search(simple):
+        kind = "quantity"
+    elif _CONDITION_Q.search(simple):
+        kind = "condition"
+    else:
+        kind = "other"
+    m = _UNIT_AFTER.search(simple)
+    unit = ""
+    if m:
+        unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
+    years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
+    return Question(text, content_terms(simple), kind, unit, places_in(simple), years)
+
+
+def is_followup(question: str) -> bool:
+    core = question.strip()
+    if _FOLLOWUP_HEAD.match(core) or re.search(r"呢\s*[？?]?\s*$", core):
+        return True
+    return len(core) <= 8 and len(content_terms(core)) <= 1
+
+
+def _core(question: str) -> str:
+    core = _FOLLOWUP_HEAD.sub("", question.strip())
+    return _FOLLOWUP_TAIL.sub("", core).strip()
+
+
+def resolve_followup(previous: str, question: str) -> str:
+    """Rewrite a follow-up into a standalone question using the previous (resolved) one.
+
+    - only places ("烟台呢？"): the previous question with its places swapped;
+    - only a time ("那2023年呢？"): the previous question with its time swapped;
+    - otherwise ("那科信贷呢？"): the new subject, with the previous question's places and its
+      frame (verbs, question words, times) but not its old subject nouns.
+    """
+    if not is_followup(question):
+        return question
+    core = _core(question)
+    new_terms = content_terms(core)
+    if not new_terms:
+        return previous
+    new_places = places_in(core)
+    prev = to_simplified(previous)
+    if all(t in new_places for t in new_terms):
+        old = places_in(prev)
+        if old:
+            return re.sub("|".join(map(re.escape, sorted(old, key=len, reverse=True))), new_places[0], prev, count=1)
+        return f"{core}{prev}"
+    if all(_TIME_TERM.match(t) for t in new_terms):
+        swapped, n = re.subn(r"\d{4}年?|今年|去年|前年|明年", core, prev, count=1)
+        return swapped if n else f"{core}{prev}"
+    import jieba.posseg as pseg
+
+    get_jieba()
+    old_places = [] if new_places else places_in(prev)
+    # the frame: what the previous turn did and asked (verbs, question words), not its subject
+    frame = [w.word for w in pseg.lcut(prev)
+             if (w.flag.startswith("v") or _QUESTION_WORDS.fullmatch(w.word)) and w.word not in old_places]
+    return " ".join([*old_places, core, *frame])
+
+
+def with_context(previous: str, question: str) -> str:
+    """An implicit follow-up ("一共补了多少钱" after a question on 郑州's loan subsidies) read
+    with the previous turn's places and subject nouns in front."""
+    import jieba.posseg as pseg
+
+    get_jieba()
+    prev = to_simplified(previous)
+    places = places_in(prev)
+    nouns = [w.word for w in pseg.lcut(prev) if w.flag.startswith(("n", "l", "j", "eng", "vn")) and w.word not in places]
+    return " ".join([*places, *nouns, question.strip()])
