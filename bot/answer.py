@@ -299,10 +299,16 @@ def _key_figure(q: Question, clause: str) -> str:
             matches = [m for m in matches if q.unit in m.group()] or matches
     if not matches:
         return ""
-    anchors = [(simple.find(t), term_weight(t)) for t in q.terms if t in simple]
+    occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms for m in re.finditer(re.escape(t), simple)]
 
     def closeness(m: re.Match) -> float:
-        return sum(w / (1 + abs(m.start() - pos)) for pos, w in anchors)
+        # Chinese puts the figure after what it counts ("高层次人才突破10万人"): a term just
+        # before the figure binds tighter than one after it
+        score = 0.0
+        for start, end, weight in occurrences:
+            gap = m.start() - end if end <= m.start() else 3 * max(0, start - m.end())
+            score += weight / (1 + gap)
+        return score
 
     best = max(matches, key=closeness)
     same_length = len(simple) == len(clause)

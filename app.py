@@ -1,0 +1,82 @@
+"""Start the web chat: ``python app.py [--host 127.0.0.1] [--port 7860]``.
+
+Builds the index first when it is missing, stale (corpus or settings changed) or damaged.
+Binding to anything but loopback requires credentials in ``IPBOT_AUTH`` (``user:password``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+
+from bot.answer import Assistant
+from bot.build import build_index, stale_reason
+from bot.config import Settings
+from bot.index import IndexUnavailable
+from bot.retrieval import Retriever
+from bot.webapp import CSS, build_ui
+
+log = logging.getLogger("ipbot.app")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_or_build(settings: Settings) -> Retriever:
+    reason = stale_reason(settings.corpus_dir, settings.index_dir, settings)
+    if reason is None:
+        try:
+            return Retriever.load(settings.index_dir, settings=settings)
+        except IndexUnavailable as exc:
+            reason = str(exc)
+    log.warning("building the index (%s) ...", reason)
+    print(build_index(settings.corpus_dir, settings.index_dir, settings=settings).summary(), flush=True)
+    return Retriever.load(settings.index_dir, settings=settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="ipbot web chat")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--corpus", help="corpus folder (env IPBOT_CORPUS_DIR)")
+    p.add_argument("--index", help="index folder (env IPBOT_INDEX_DIR)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "sentence_transformers", "transformers", "jieba", "bm25s", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    auth = None
+    if not is_loopback(args.host):
+        creds = os.environ.get("IPBOT_AUTH", "")
+        if ":" not in creds:
+            print(f"error: binding to {args.host} exposes the bot beyond this machine; "
+                  "set IPBOT_AUTH=user:password to require a login", file=sys.stderr)
+            return 2
+        user, password = creds.split(":", 1)
+        auth = (user, password)
+        log.warning("listening on %s with login required (IPBOT_AUTH)", args.host)
+
+    try:
+        settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
+        retriever = load_or_build(settings)
+    except Exception as exc:  # a clear one-line reason, not a traceback
+        print(f"error: cannot start: {exc}", file=sys.stderr)
+        return 2
+    demo = build_ui(Assistant(retriever, settings=settings))
+    print(f"ipbot ready on http://{args.host}:{args.port}", flush=True)
+    demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, footer_links=["api"], show_error=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

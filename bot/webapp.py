@@ -1,0 +1,197 @@
+"""The Gradio chat page and its named API endpoints (``/ask``, ``/search``).
+
+All corpus text reaches the page HTML-escaped: documents are data, never markup. Source links
+are shown only for http(s) URLs; anything else is shown as a plain file name.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from typing import Iterator
+
+import gradio as gr
+
+from .answer import Answer, Assistant
+from .retrieval import Hit, Retriever
+
+log = logging.getLogger(__name__)
+
+ALL = "全部"
+EXAMPLES = [
+    "我的发明专利能不能申请维持费资助？",
+    "烟台成果贷前三季度帮企业贷了多少？",
+    "崂山那边靠专利作价入股筹了多少钱",
+    "鄭州有多少企業拿到了質押貸款補貼？",
+]
+CSS = """
+.source-card {border:1px solid var(--border-color-primary); border-radius:8px; padding:6px 10px; margin:6px 0;}
+.source-card summary {cursor:pointer; font-weight:600;}
+.source-card mark {background:#fde68a; color:inherit; padding:0 1px;}
+.source-meta {color:var(--body-text-color-subdued); font-size:0.9em;}
+#ipbot-docs table {width:100%; font-size:0.9em;}
+@media (max-width: 640px) { .gradio-container {padding:4px !important;} }
+"""
+_SAFE_URL = re.compile(r"^https?://[^\s\"'<>]+$", re.I)
+STREAM_STEP = 12  # characters per streamed update
+
+
+def safe_link(source: str) -> str:
+    """An anchor for http(s) sources; everything else as escaped text (no javascript: etc.)."""
+    if _SAFE_URL.match(source or ""):
+        url = html.escape(source, quote=True)
+        return f'<a href="{url}" target="_blank" rel="noopener noreferrer nofollow">{url}</a>'
+    return html.escape(source or "")
+
+
+def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
+    """The passage, escaped, with the quoted sentences marked."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out += [html.escape(hit.text[pos:start]), "<mark>", html.escape(hit.text[start:end]), "</mark>"]
+        pos = end
+    out.append(html.escape(hit.text[pos:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def sources_html(answer: Answer) -> str:
+    """Numbered, collapsible source cards for one answer."""
+    if not answer.citations:
+        return ""
+    heading = "来源" if answer.answered else "可能相关的段落"
+    cards = [f"<p><b>{heading}</b></p>"]
+    for n, hit in enumerate(answer.citations, 1):
+        spans = [(q.start, q.end) for q in answer.quotes if q.citation == n]
+        meta = f"{html.escape(hit.date or '日期不详')} · {safe_link(hit.source)}"
+        cards.append(
+            f'<details class="source-card"{" open" if spans else ""}>'
+            f"<summary>[{n}] {html.escape(hit.title)}</summary>"
+            f'<div class="source-meta">{meta}</div>'
+            f"<div>{passage_html(hit, spans)}</div></details>"
+        )
+    return "\n".join(cards)
+
+
+def message_html(answer: Answer) -> str:
+    """The whole bot message: notice, answer text (Markdown, escaped) and source cards."""
+    parts = []
+    if answer.notice:
+        parts.append(f"*{_escape_md(answer.notice)}*")
+    parts.append(_escape_answer(answer.text))
+    if not answer.answered and answer.query:
+        parts.append(f"（理解为：{_escape_md(answer.query)}）")
+    cards = sources_html(answer)
+    if cards:
+        parts.append(cards)
+    return "\n\n".join(parts)
+
+
+def _escape_md(text: str) -> str:
+    return html.escape(text).replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("`", "\\`")
+
+
+def _escape_answer(text: str) -> str:
+    """Escape HTML in the answer but keep the Markdown we wrote ourselves (bold, quotes, [n])."""
+    lines = []
+    for line in text.split("\n"):
+        prefix = "> " if line.startswith("> ") else ""
+        body = line[len(prefix):]
+        bold = re.fullmatch(r"\*\*(.+)\*\*", body)
+        if bold:
+            lines.append(f"{prefix}**{_escape_md(bold.group(1))}**")
+        else:
+            lines.append(prefix + re.sub(r"\\\[(\d+)\\\]", r"[\1]", _escape_md(body)))
+    return "\n".join(lines)
+
+
+def _filters(region: str | None, doc_id: str | None) -> dict | None:
+    f = {}
+    if region and region != ALL:
+        f["region"] = region
+    if doc_id and doc_id != ALL:
+        f["doc_id"] = doc_id
+    return f or None
+
+
+def documents_html(retriever: Retriever) -> str:
+    counts: dict[str, int] = {}
+    for chunk in retriever.store.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    rows = "".join(
+        f"<tr><td>{html.escape(d.title)}</td><td>{html.escape(d.date or '—')}</td><td>{counts.get(d.doc_id, 0)}</td></tr>"
+        for d in sorted(retriever.documents.values(), key=lambda d: d.date or "", reverse=True)
+    )
+    built = html.escape(str(retriever.store.manifest.get("built_at", "")))
+    return (
+        f"<table><thead><tr><th>文档</th><th>日期</th><th>段落数</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<p class='source-meta'>共 {len(retriever.documents)} 篇文档、{len(retriever.store.chunks)} 个段落；索引构建于 {built}</p>"
+    )
+
+
+def build_ui(assistant: Assistant, concurrency: int = 4) -> gr.Blocks:
+    retriever = assistant.retriever
+    regions = sorted({d.region for d in retriever.documents.values() if d.region})
+    doc_choices = [(ALL, ALL)] + [(d.title, d.doc_id) for d in retriever.documents.values()]
+
+    def respond(message: str, history: list, region: str, doc_id: str) -> Iterator[tuple[list, str]]:
+        history = list(history or [])
+        message = (message or "").strip()
+        history.append({"role": "user", "content": message or "（空）"})
+        history.append({"role": "assistant", "content": "正在查找资料……"})
+        yield history, ""
+        try:
+            answer = assistant.ask(message, history=history[:-2], filters=_filters(region, doc_id))
+        except Exception:  # never show a traceback to the user
+            log.exception("answering failed")
+            history[-1] = {"role": "assistant", "content": "抱歉，处理这个问题时出错了，请换个说法再试，或联系管理员查看日志。"}
+            yield history, ""
+            return
+        body = _escape_answer(answer.text)
+        for end in range(STREAM_STEP, len(body), STREAM_STEP):
+            history[-1] = {"role": "assistant", "content": body[:end]}
+            yield history, ""
+            time.sleep(0.01)
+        history[-1] = {"role": "assistant", "content": message_html(answer)}
+        yield history, ""
+
+    def api_ask(question: str, history: list[dict] | None = None, region: str = "", doc_id: str = "") -> dict:
+        """Answer a question; ``history`` is a list of {"role", "content"} messages."""
+        try:
+            return assistant.ask(question, history=history or [], filters=_filters(region, doc_id)).to_dict()
+        except ValueError as exc:
+            return Answer(f"参数有误：{exc}", [], False, query=question or "").to_dict()
+
+    def api_search(query: str, k: int = 5, region: str = "", doc_id: str = "") -> list[dict]:
+        """Ranked passages for ``query``."""
+        k = max(1, min(int(k or 5), 50))
+        return [h.to_dict() for h in retriever.search(query or "", k=k, filters=_filters(region, doc_id))]
+
+    with gr.Blocks(title="知识产权政策问答") as demo:
+        gr.Markdown("## 知识产权政策问答\n根据收录的政策文件与新闻回答，并给出每条答案的出处；资料中没有的内容会直接说明。")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chat = gr.Chatbot(label="对话", height=520, buttons=["copy"], sanitize_html=True,
+                                  placeholder="请输入问题，例如：烟台有多少个院士工作站？", elem_id="ipbot-chat")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="输入您的问题，按回车发送", show_label=False, scale=5,
+                                     max_length=assistant.settings.max_question_chars * 2, elem_id="ipbot-input")
+                    send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="ipbot-send")
+                clear = gr.Button("清空对话", size="sm", elem_id="ipbot-clear")
+                gr.Examples(EXAMPLES, inputs=box, label="示例问题（点击填入）")
+            with gr.Column(scale=1, min_width=260):
+                region = gr.Dropdown([ALL, *regions], value=ALL, label="地区", elem_id="ipbot-region")
+                doc = gr.Dropdown(doc_choices, value=ALL, label="文档", elem_id="ipbot-doc")
+                with gr.Accordion("已收录文档", open=False):
+                    gr.HTML(documents_html(retriever), elem_id="ipbot-docs")
+        inputs = [box, chat, region, doc]
+        box.submit(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
+        send.click(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
+        clear.click(lambda: ([], ""), None, [chat, box], api_visibility="private")
+        gr.api(api_ask, api_name="ask", concurrency_limit=concurrency)
+        gr.api(api_search, api_name="search", concurrency_limit=concurrency)
+    demo.queue(default_concurrency_limit=concurrency, max_size=256)
+    return demo
