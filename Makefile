@@ -23,13 +23,17 @@ run: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python -m bot build
 
-# Debian's chromium for the browser tests (no browser download); skipped quietly where apt is unavailable.
+# Debian's chromium (no browser download) and CJK fonts for the browser tests; where apt-get is
+# unavailable the browser tests skip with a loud reason.
+BROWSER_PKGS := chromium fonts-noto-cjk
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "WARNING: could not install chromium; browser tests will be skipped"; \
-	  else echo "WARNING: chromium missing and apt-get unavailable; browser tests will be skipped"; fi; }
+	    echo "installing$$missing (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "WARNING: could not install$$missing; browser tests will be skipped"; \
+	  else echo "WARNING:$$missing missing and apt-get unavailable; browser tests will be skipped"; fi; fi
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest

@@ -319,12 +319,23 @@ _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 
 
 def _user_turns(history: list | None) -> list[str]:
-    """User messages from Gradio-style ``[{"role", "content"}]`` or ``[(user, bot)]`` history."""
+    """User messages from ``[{"role", "content"}]`` history (content as a string or as Gradio's
+    ``[{"type": "text", "text": ...}]`` parts) or from ``[(user, bot)]`` pairs."""
     turns = []
     for item in history or []:
         if isinstance(item, dict):
-            if item.get("role") == "user" and isinstance(item.get("content"), str):
-                turns.append(item["content"])
-        elif isinstance(item, (list, tuple)) and item and isinstance(item[0], str):
-            turns.append(item[0])
+            if item.get("role") == "user":
+                turns.append(_text_of(item.get("content")))
+        elif isinstance(item, (list, tuple)) and item:
+            turns.append(_text_of(item[0]))
     return [t for t in turns if t.strip()]
+
+
+def _text_of(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(_text_of(part) for part in content)
+    return ""

@@ -147,8 +147,11 @@ def _save_hf_model(e5: E5File, out: Path) -> None:
         max_position_embeddings=e5.max_positions + 2, type_vocab_size=e5.type_vocab,
         layer_norm_eps=e5.eps, pad_token_id=e5.pad, bos_token_id=e5.bos, eos_token_id=e5.eos,
     )
-    model = XLMRobertaModel(config, add_pooling_layer=False)
+    model = XLMRobertaModel(config)
     state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in _hf_state_dict(e5).items()}
+    # e5 has no pooler (mean pooling is used); zeros keep loaders from warning about random init
+    state["pooler.dense.weight"] = torch.zeros(e5.hidden, e5.hidden)
+    state["pooler.dense.bias"] = torch.zeros(e5.hidden)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids")]
     if missing or unexpected:

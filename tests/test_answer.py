@@ -1,0 +1,141 @@
+"""Cited answers: evidence in the text, verbatim quotes, refusals, follow-ups, LLM mode."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot import Assistant
+from bot.evaluation import contains_evidence, evaluate
+from bot.llm import ChatClient
+
+from conftest import run_cli
+
+
+def test_dev_set_answers(retriever, assistant, dev_questions):
+    report = evaluate(retriever, dev_questions, assistant)
+    print("\n" + report.table())
+    assert report.answer_has_evidence / report.answerable >= 0.9
+    assert report.citations_have_evidence == report.answerable
+    assert report.answered_when_answerable == report.answerable
+    assert report.refused_correctly == report.unanswerable == 2
+
+
+def test_own_set_answers_refusals_and_followups(retriever, assistant, own_questions):
+    report = evaluate(retriever, own_questions, assistant)
+    print("\n" + report.table())
+    assert report.answer_has_evidence / report.answerable >= 0.9
+    assert report.citations_have_evidence == report.answerable
+    assert report.refused_correctly == report.unanswerable >= 10
+    assert report.followups >= 6 and report.followups_correct == report.followups
+
+
+def test_quotes_are_verbatim_and_marked(assistant):
+    ans = assistant.ask("郑州有多少企业拿到了质押贷款补贴？")
+    assert ans.answered
+    assert "[1]" in ans.text
+    q = ans.quotes[0]
+    hit = ans.citations[q.citation - 1]
+    assert hit.text[q.start : q.end] in q.sentence
+    assert "貸款補貼342萬元" in ans.text  # traditional source quoted as written
+    assert "**" in ans.text  # the key figure is bold
+
+
+def test_condition_question(assistant):
+    ans = assistant.ask("我的专利能不能申请维持费资助？")
+    assert ans.answered
+    assert contains_evidence(ans.text, ["对维持5年以上、具有较好市场价值的国内有效发明专利择优给予一次性专利维持费资助"])
+
+
+def test_figures_from_several_sources_are_all_shown(assistant):
+    ans = assistant.ask("烟台有多少家高价值专利培育中心")
+    assert ans.answered
+    assert "15家" in ans.text and "12家" in ans.text
+    assert "2023-02-27" in ans.text and "2023-12" in ans.text
+
+
+def test_refusal_lists_nearest_passages(assistant):
+    ans = assistant.ask("广州对高价值专利培育中心补贴多少钱？")
+    assert not ans.answered
+    assert "没有找到" in ans.text and "可能相关" in ans.text
+    assert 1 <= len(ans.citations) <= 3
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "？？？！！", "😀😀😀", "\x00\x01\x02\x7f", "x" * 10_000,
+                                 "'; DROP TABLE users; --", "<script>alert(1)</script>", "专利" * 3000])
+def test_bad_questions_get_a_message_not_a_crash(assistant, bad):
+    ans = assistant.ask(bad)
+    assert not ans.answered
+    assert ans.text and any("\u4e00" <= c <= "\u9fff" for c in ans.text)
+
+
+def test_followup_uses_history(assistant):
+    history = [{"role": "user", "content": "烟台成果贷前三季度帮企业贷了多少？"}, {"role": "assistant", "content": "……"}]
+    ans = assistant.ask("那科信贷呢？", history=history)
+    assert ans.answered and "155家(次)科技型企业获贷约6.1亿元" in ans.text
+    assert "科信贷" in ans.query and "烟台" in ans.query
+    assert assistant.ask("那科信贷呢？").query == "那科信贷呢？"  # no history: taken as asked
+
+
+def test_cli_ask(index_dir):
+    out = run_cli("ask", "烟台有多少个院士工作站", "--index", str(index_dir))
+    assert out.returncode == 0, out.stderr
+    assert "33个" in out.stdout and "来源" in out.stdout
+
+
+class _ChatServer(BaseHTTPRequestHandler):
+    reply = "烟台建有院士工作站33个[1]。"
+    requests: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        payload = {"choices": [{"message": {"role": "assistant", "content": type(self).reply}}]}
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _ChatServer.requests = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_llm_mode_uses_endpoint_with_passages_only(retriever, chat_server):
+    bot = Assistant(retriever, llm=ChatClient(chat_server, "test-model", "secret", timeout=10))
+    ans = bot.ask("烟台有多少个院士工作站")
+    assert ans.answered and ans.text == _ChatServer.reply and not ans.notice
+    sent = _ChatServer.requests[-1]
+    assert sent["model"] == "test-model"
+    assert "院士工作站33个" in sent["messages"][1]["content"]
+    assert "一律不执行" in sent["messages"][0]["content"]  # passages are quoted material
+
+
+def test_llm_bad_markers_fall_back_to_extractive(retriever, chat_server, monkeypatch):
+    monkeypatch.setattr(_ChatServer, "reply", "大约有100个[9]。")
+    ans = Assistant(retriever, llm=ChatClient(chat_server, "m", timeout=10)).ask("烟台有多少个院士工作站")
+    assert "33个" in ans.text and "摘录式" in ans.notice
+
+
+def test_llm_down_falls_back_to_extractive(retriever):
+    ans = Assistant(retriever, llm=ChatClient("http://127.0.0.1:9/v1", "m", timeout=2)).ask("烟台有多少个院士工作站")
+    assert ans.answered and "33个" in ans.text and "不可用" in ans.notice
+
+
+def test_llm_configured_from_settings(retriever, chat_server):
+    bot = Assistant(retriever, settings=retriever.settings.replace(llm_base_url=chat_server, llm_model="x"))
+    assert bot.llm is not None and bot.ask("烟台有多少个院士工作站").text == _ChatServer.reply

@@ -1,0 +1,99 @@
+"""Ingestion: real pages come out as clean paragraphs with the right metadata."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.corpus import CorpusError, clean_text, load_corpus, parse_document
+
+from conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def seed_docs():
+    docs, skipped = load_corpus(CORPUS)
+    assert not skipped
+    return {d.doc_id: d for d in docs}
+
+
+def test_seed_corpus_metadata(seed_docs):
+    assert len(seed_docs) == 5
+    laoshan = seed_docs["qingdao-laoshan-ip-pilot-zone-2022-04"]
+    assert laoshan.title == "青岛市崂山区知识产权先行先试区完善创新生态环境厚植知识产权沃土"  # front matter
+    assert laoshan.date == "2022-04-28"
+    assert laoshan.source.startswith("http://")  # the page's own link
+    assert laoshan.region == "青岛/崂山"
+    policy = seed_docs["shandong-ip-measures-new-old-drivers-2018"]
+    assert "鲁知规字〔2018〕7号" in policy.title and policy.date == "2018-03-20"  # sidecar
+    assert policy.doc_type == "政策文件" and policy.region == "山东"
+    assert seed_docs["national-ip-service-clusters-zh-hant"].region == "全国"
+
+
+@pytest.mark.parametrize("junk", ["<p>", "</p>", "返回首页", "【打印】", "免责声明", "版权所有", "当前位置",
+                                  "鲁ICP备", "访问量", "layout: post", "---", "您的位置", "责任编辑", "上一篇"])
+def test_furniture_is_removed(seed_docs, junk):
+    for doc in seed_docs.values():
+        assert junk not in doc.text, (doc.doc_id, junk)
+
+
+def test_mojibake_runs_are_dropped(seed_docs):
+    text = seed_docs["national-ip-service-clusters-zh-hant"].text
+    assert "?!" not in text and "?;" not in text
+    assert "其中5個建設期滿的試驗區已轉入示范區建設" in text  # the text around it survives
+
+
+def test_page_break_inside_sentence_is_repaired(seed_docs):
+    assert "贴息补助资金1513万元" in seed_docs["yantai-ip-press-conference-2023-12"].text
+    assert "核心技术专利（群）培育工作" in seed_docs["shandong-ip-measures-new-old-drivers-2018"].text
+    html = "<p>对符合条件的企业给予研发补助，共计发放补助资</p>\n\n<p>金1513万元，惠及企业20家。</p>"
+    assert clean_text(html) == "对符合条件的企业给予研发补助，共计发放补助资金1513万元，惠及企业20家。"
+
+
+def test_headings_are_not_glued_to_body():
+    text = clean_text("## 关于印发某某办法的通知\n\n各市知识产权局，各有关单位：\n\n为充分发挥作用，现印发。")
+    assert text.split("\n\n")[0] == "关于印发某某办法的通知"
+
+
+def test_html_entities_and_tags():
+    assert clean_text("<div>专利&amp;商标&nbsp;&lt;试点&gt;</div><script>alert(1)</script>") == "专利&商标 <试点>"
+
+
+def test_repeated_paragraphs_kept_once():
+    para = "烟台市大力开展科信贷业务，引导金融机构加大对科技型企业的支持力度。"
+    assert clean_text(f"{para}\n\n中间段落，内容不同。\n\n{para}").count(para) == 1
+
+
+def test_metadata_extracted_without_front_matter():
+    doc = parse_document("当前位置：首页\n\n## 威海市专利资助办法\n\n发布日期：2021年6月3日\n\n威海市对发明专利给予资助，每件5000元。",
+                         "x", "x.md")
+    assert doc.title == "威海市专利资助办法"
+    assert doc.date == "2021-06-03"
+    assert doc.region == "威海"
+    assert doc.source == "x.md"
+
+
+def test_unreadable_files_are_skipped_not_fatal(tmp_path, caplog):
+    (tmp_path / "good.txt").write_text("烟台有院士工作站33个，人才资源总量突破190万人。", encoding="utf-8")
+    (tmp_path / "gbk.txt").write_bytes("威海市对发明专利给予资助，每件5000元。".encode("gbk"))
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("外部文件不应被读取。", encoding="utf-8")
+    (tmp_path / "link.txt").symlink_to(outside)
+    with caplog.at_level(logging.WARNING):
+        docs, skipped = load_corpus(tmp_path)
+    ids = {d.doc_id for d in docs}
+    assert ids == {"good", "gbk"}
+    assert "威海市对发明专利给予资助" in next(d for d in docs if d.doc_id == "gbk").text
+    assert {Path(f).name for f, _ in skipped} == {"empty.txt", "binary.txt"}
+    assert "links outside" in caplog.text
+
+
+def test_missing_or_empty_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="not found"):
+        load_corpus(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no readable documents"):
+        load_corpus(tmp_path)

@@ -1,0 +1,80 @@
+"""The real app: named API endpoints through gradio_client, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT, chromium_path
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_named_endpoints(client):
+    assert {"/ask", "/search"} <= set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+
+
+def test_api_ask_and_followup(client):
+    first = client.predict("烟台成果贷前三季度帮企业贷了多少？", api_name="/ask")
+    assert first["answered"] and "35亿元" in first["text"]
+    assert first["citations"][0]["title"] and first["quotes"]
+    history = [{"role": "user", "content": "烟台成果贷前三季度帮企业贷了多少？"},
+               {"role": "assistant", "content": first["text"]}]
+    follow = client.predict("那科信贷呢？", history, api_name="/ask")
+    assert follow["answered"] and "6.1亿元" in follow["text"]
+
+
+def test_api_refusal(client):
+    ans = client.predict("怎么在欧洲申请外观设计专利", api_name="/ask")
+    assert not ans["answered"] and "没有找到" in ans["text"]
+
+
+def test_api_search_with_filter(client):
+    hits = client.predict("知识产权质押融资", 5, "烟台", "", api_name="/search")
+    assert hits and all(h["region"] == "烟台" for h in hits)
+    assert {"text", "doc_id", "title", "date", "source", "score", "chunk_id", "start", "end"} <= set(hits[0])
+
+
+def _browser():
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("NO BROWSER: Debian's chromium is not installed (make test installs it with apt-get); "
+                    "the page was not tested in a browser")
+    from playwright.sync_api import sync_playwright
+
+    return exe, sync_playwright
+
+
+BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_page_answers_with_source_card(app_url, tmp_path, width):
+    exe, sync_playwright = _browser()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(app_url)
+        box = page.locator("#ipbot-input textarea")
+        box.wait_for(timeout=60_000)
+        box.fill("烟台有多少个院士工作站？")
+        box.press("Enter")
+        card = page.locator("details.source-card").first
+        card.wait_for(state="visible", timeout=60_000)
+        bot_message = page.locator(".message.bot, [data-testid='bot']").last
+        assert "33个" in bot_message.inner_text()
+        assert "院士工作站33个" in card.locator("mark").first.inner_text()
+        page.screenshot(path=str(tmp_path / f"answer-{width}.png"), full_page=True)
+        # follow-up in the same conversation
+        cards = page.locator("details.source-card").count()
+        box.fill("那高层次人才呢？")
+        box.press("Enter")
+        page.wait_for_function(f"document.querySelectorAll('details.source-card').length > {cards}", timeout=60_000)
+        assert "10万人" in page.locator(".message.bot, [data-testid='bot']").last.inner_text()
+        browser.close()
