@@ -265,10 +265,13 @@ class Assistant:
                 order.append(i)
         marker = {hit_index: n for n, hit_index in enumerate(order, 1)}
         lines = []
-        figure = chosen[0].figure
-        if figure and q.kind in ("quantity", "date"):
-            lines.append(f"**{figure}**")
         several = len({hits[c.hit_index].doc_id for c in chosen}) > 1
+        if q.kind in ("quantity", "date"):
+            figures = [(c.figure, marker[c.hit_index]) for c in chosen if c.figure]
+            if len(figures) > 1:
+                lines.append("；".join(f"**{fig}** [{n}]" for fig, n in figures))
+            elif figures:
+                lines.append(f"**{figures[0][0]}**")
         for c in chosen:
             hit = hits[c.hit_index]
             source = f"（{hit.title}，{hit.date or '日期不详'}）" if several else ""

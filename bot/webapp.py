@@ -100,11 +100,9 @@ def _escape_answer(text: str) -> str:
     for line in text.split("\n"):
         prefix = "> " if line.startswith("> ") else ""
         body = line[len(prefix):]
-        bold = re.fullmatch(r"\*\*(.+)\*\*", body)
-        if bold:
-            lines.append(f"{prefix}**{_escape_md(bold.group(1))}**")
-        else:
-            lines.append(prefix + re.sub(r"\\\[(\d+)\\\]", r"[\1]", _escape_md(body)))
+        escaped = _escape_md(body.replace("**", "\x00"))
+        escaped = re.sub(r"\x00(.+?)\x00", r"**\1**", escaped).replace("\x00", "")
+        lines.append(prefix + re.sub(r"\\\[(\d+)\]", r"[\1]", escaped))
     return "\n".join(lines)
 
 

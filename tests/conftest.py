@@ -86,36 +86,65 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
     )
 
 
-@pytest.fixture(scope="session")
-def app_url(index_dir, tmp_path_factory):
-    """The real app (python app.py) on a free port, serving the session's index."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--index", str(index_dir)],
-            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=os.environ.copy(),
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    try:
+class AppServer:
+    """``python app.py`` on a free port, as a user would start it."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = log_path
+        with log_path.open("w") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "app.py", "--port", str(self.port), *args],
+                cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            )
+
+    def wait_ready(self, timeout: float = 240) -> "AppServer":
+        deadline = time.time() + timeout
         while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"app exited early:\n{log.read_text()}")
+            if self.proc.poll() is not None:
+                pytest.fail(f"app exited early:\n{self.log_path.read_text()}")
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
             except OSError:
                 time.sleep(0.5)
-        else:
-            pytest.fail(f"app did not start:\n{log.read_text()}")
-        yield url
-    finally:
-        proc.terminate()
+        pytest.fail(f"app did not start:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            proc.wait(timeout=20)
+            self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server(index_dir, tmp_path_factory):
+    """The real app serving the session's index."""
+    server = AppServer(["--index", str(index_dir)], tmp_path_factory.mktemp("app") / "app.log")
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server) -> str:
+    return app_server.url
+
+
+BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def launch_browser(playwright):
+    """Debian's chromium through Playwright (no browser download), or a loud skip."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("NO BROWSER: Debian's chromium is not installed (make test installs it with apt-get); "
+                    "the page was not tested in a browser")
+    return playwright.chromium.launch(executable_path=exe, args=BROWSER_ARGS)
 
 
 def chromium_path() -> str | None:

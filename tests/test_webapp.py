@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT, chromium_path
+from conftest import launch_browser
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +39,13 @@ def test_api_search_with_filter(client):
     assert {"text", "doc_id", "title", "date", "source", "score", "chunk_id", "start", "end"} <= set(hits[0])
 
 
-def _browser():
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("NO BROWSER: Debian's chromium is not installed (make test installs it with apt-get); "
-                    "the page was not tested in a browser")
-    from playwright.sync_api import sync_playwright
-
-    return exe, sync_playwright
-
-
-BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
 def test_page_answers_with_source_card(app_url, tmp_path, width):
-    exe, sync_playwright = _browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=BROWSER_ARGS)
+        browser = launch_browser(p)
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(app_url)
         box = page.locator("#ipbot-input textarea")
