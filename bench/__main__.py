@@ -1,6 +1,7 @@
 """``python -m bench``: every benchmark, tables printed and written to docs/benchmarks.md."""
 
-from bench import embedding, search
+from bench import embedding, load, search
 
 embedding.main()
 search.main()
+load.main()

@@ -147,3 +147,47 @@ def test_concurrent_users_get_their_own_answers(app_server):
     growth_mb = (rss_after - rss_before) / 1e6
     print(f"\n20 users x 10 questions: {len(times) / 2} answers per wave, RSS {rss_before / 1e6:.0f} -> {rss_after / 1e6:.0f} MB")
     assert growth_mb < 100
+
+
+def test_login_required_when_bound_publicly(index_dir, tmp_path):
+    from gradio_client import Client
+
+    server = AppServer(["--host", "0.0.0.0", "--index", str(index_dir)], tmp_path / "app.log",
+                       env={"IPBOT_AUTH": "agency:s3cret"}).wait_ready()
+    try:
+        with pytest.raises(Exception):
+            Client(server.url, verbose=False).predict("烟台有多少个院士工作站", api_name="/ask")
+        ans = Client(server.url, auth=("agency", "s3cret"), verbose=False).predict("烟台有多少个院士工作站", api_name="/ask")
+        assert "33个" in ans["text"]
+        assert "login required" in server.log_path.read_text()
+    finally:
+        server.stop()
+
+
+def test_app_rebuilds_a_damaged_index(index_dir, tmp_path):
+    import shutil
+
+    from gradio_client import Client
+
+    idx = tmp_path / "idx"
+    shutil.copytree(index_dir, idx, symlinks=True)
+    with (idx / "current" / "dense.faiss").open("r+b") as fh:
+        fh.truncate(64)
+    server = AppServer(["--index", str(idx)], tmp_path / "app.log").wait_ready()
+    try:
+        ans = Client(server.url, verbose=False).predict("烟台有多少个院士工作站", api_name="/ask")
+        assert "33个" in ans["text"]
+        assert "building the index" in server.log_path.read_text()
+    finally:
+        server.stop()
+
+
+def test_huge_file_is_skipped_with_a_warning(tmp_path):
+    from bot.corpus import MAX_FILE_BYTES, load_corpus
+
+    (tmp_path / "ok.txt").write_text("烟台有院士工作站33个。", encoding="utf-8")
+    with (tmp_path / "huge.txt").open("w", encoding="utf-8") as fh:
+        fh.write("专利" * (MAX_FILE_BYTES // 5))
+    docs, skipped = load_corpus(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok"]
+    assert "limit" in skipped[0][1]
