@@ -15,6 +15,7 @@ import sys
 from bot.answer import Assistant
 from bot.build import build_index, stale_reason
 from bot.config import Settings
+from bot.corpus import MAX_FILE_BYTES
 from bot.index import IndexUnavailable
 from bot.retrieval import Retriever
 from bot.webapp import CSS, build_ui
@@ -72,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a clear one-line reason, not a traceback
         print(f"error: cannot start: {exc}", file=sys.stderr)
         return 2
-    demo = build_ui(Assistant(retriever, settings=settings))
+    demo = build_ui(Assistant(retriever, settings=settings), settings)
     print(f"ipbot ready on http://{args.host}:{args.port}", flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, footer_links=["api"], show_error=False)
+    demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, footer_links=["api"], show_error=False,
+                max_file_size=MAX_FILE_BYTES)
     return 0
 
 

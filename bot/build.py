@@ -11,9 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from .cache import EmbeddingCache, text_key
 from .chunking import chunk_documents
 from .config import Settings
-from .corpus import corpus_files, load_corpus
+from .corpus import CorpusError, corpus_files, load_corpus
 from .embedding import encode, load_encoder
 from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest, sha256_file
 from .text import tokenize
@@ -29,12 +32,21 @@ class BuildStats:
     seconds: float
     index_dir: Path
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # corpus files, relative to the corpus folder
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    embedded: int = 0  # passages embedded in this build
+    reused: int = 0  # passages whose vectors came from the embedding cache
 
     def summary(self) -> str:
         text = (
             f"indexed {self.documents} documents as {self.chunks} chunks "
-            f"({self.duplicates} duplicate passages dropped) in {self.seconds:.1f}s -> {self.index_dir}"
+            f"({self.duplicates} duplicate passages dropped) in {self.seconds:.1f}s -> {self.index_dir}; "
+            f"embedded {self.embedded}, reused {self.reused} from cache"
         )
+        changes = [f"{label} {', '.join(files) if len(files) <= 5 else f'{len(files)} files'}" for label, files in
+                   (("added", self.added), ("changed", self.changed), ("removed", self.removed)) if files]
+        text += "; " + ("; ".join(changes) if changes else "no corpus changes")
         if self.skipped:
             text += f"; skipped {len(self.skipped)} file(s): " + "; ".join(f"{f} ({why})" for f, why in self.skipped)
         return text
@@ -72,12 +84,19 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     settings = (settings or Settings.from_env()).replace(**overrides)
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     digests = corpus_digests(corpus_dir) if corpus_dir.is_dir() else {}
+    try:
+        previous = read_manifest(index_dir).get("corpus", {})
+    except IndexUnavailable:
+        previous = {}
     docs, skipped = load_corpus(corpus_dir)
     chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars)
     log.info("%d documents -> %d chunks", len(docs), len(chunks))
     texts = [c.embedding_text() for c in chunks]
-    encoder = load_encoder(settings.model, settings)
-    vectors = encode(encoder, texts, "passage", batch_size=settings.embed_batch_size, progress=progress)
+    cache = EmbeddingCache.for_index(index_dir)
+    try:
+        vectors, embedded = _vectors(texts, cache, settings, progress)
+    finally:
+        cache.close()
     lexical = LexicalIndex.build([tokenize(t) for t in texts])
     dense = DenseIndex.build(vectors, settings.flat_index_max, settings.hnsw_m)
     manifest = {
@@ -92,7 +111,31 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     }
     store = IndexStore(manifest, {d.doc_id: d for d in docs}, chunks, dense, lexical, index_dir)
     _save_atomically(store, index_dir)
-    return BuildStats(len(docs), len(chunks), duplicates, time.perf_counter() - t0, index_dir, skipped)
+    return BuildStats(
+        len(docs), len(chunks), duplicates, time.perf_counter() - t0, index_dir, skipped,
+        added=sorted(set(digests) - set(previous)),
+        changed=sorted(f for f in digests if f in previous and previous[f] != digests[f]),
+        removed=sorted(set(previous) - set(digests)),
+        embedded=embedded, reused=len(texts) - embedded,
+    )
+
+
+def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``: cached ones reused, the rest embedded (the model is loaded only
+    when something is new). Returns the vectors and how many were embedded."""
+    keys = [text_key(t) for t in texts]
+    known = cache.get(settings.model, keys)
+    missing = [i for i, k in enumerate(keys) if k not in known]
+    if missing:
+        encoder = load_encoder(settings.model, settings)
+        fresh = encode(encoder, [texts[i] for i in missing], "passage", batch_size=settings.embed_batch_size, progress=progress)
+        new = {keys[i]: fresh[j] for j, i in enumerate(missing)}
+        cache.put(settings.model, new)
+        known.update(new)
+    if not texts:
+        raise CorpusError("the corpus produced no passages to index")
+    cache.prune(settings.model, set(keys))
+    return np.stack([known[k] for k in keys]).astype(np.float32), len(missing)
 
 
 def _save_atomically(store: IndexStore, index_dir: Path) -> None:

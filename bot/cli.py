@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--chunk-overlap", type=int)
     b.add_argument("--if-stale", action="store_true", help="only build when the corpus or settings changed")
 
+    ad = sub.add_parser("add", parents=[common], help="copy documents into the corpus and update the index")
+    ad.add_argument("paths", nargs="+", type=Path)
+    ad.add_argument("--corpus", help="corpus folder (default: corpus)")
+    rm = sub.add_parser("remove", parents=[common], help="delete a document from the corpus and update the index")
+    rm.add_argument("doc_id")
+    rm.add_argument("--corpus", help="corpus folder (default: corpus)")
+
     s = sub.add_parser("search", parents=[common], help="print the passages that best match a question")
     s.add_argument("query")
     s.add_argument("-k", type=int, default=5)
@@ -81,6 +88,26 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import build_index
+    from .corpus import add_files
+
+    for copy in add_files(settings.corpus_dir, args.paths):
+        print(f"added {copy}")
+    print(build_index(settings.corpus_dir, settings.index_dir, settings=settings).summary())
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import build_index
+    from .corpus import remove_document
+
+    for gone in remove_document(settings.corpus_dir, args.doc_id):
+        print(f"deleted {gone}")
+    print(build_index(settings.corpus_dir, settings.index_dir, settings=settings).summary())
+    return 0
+
+
 def _retriever(settings: Settings, args: argparse.Namespace):
     from .retrieval import Retriever
 
@@ -111,7 +138,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.citations:
         print("\n来源：" if answer.answered else "\n可能相关：")
         for n, h in enumerate(answer.citations, 1):
-            print(f"[{n}] {h.title}（{h.date or '日期不详'}）{h.source}")
+            page = f" 第{h.page}页" if h.page else ""
+            print(f"[{n}] {h.title}（{h.date or '日期不详'}）{h.source}{page}")
     return 0
 
 
@@ -131,7 +159,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
+COMMANDS = {"build": cmd_build, "add": cmd_add, "remove": cmd_remove, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

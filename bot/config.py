@@ -46,6 +46,7 @@ class Settings:
     candidates: int = 50  # per ranking, before fusion
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30
+    region_weight: float = 1.0  # rerank bonus for documents of a region the question names
     flat_index_max: int = 200_000  # above this many chunks FAISS switches to HNSW
     hnsw_m: int = 32
     hnsw_ef_search: int = 128

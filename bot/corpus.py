@@ -18,14 +18,18 @@ import hashlib
 import html
 import logging
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
+from .formats import PAGE_MARK, read_docx, read_pdf, split_pages
+
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx")
 SIDECAR_SUFFIX = ".meta.yaml"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -96,7 +100,8 @@ _BOILERPLATE = re.compile(
     r"返回首页|返回.{0,12}新闻|【\s*打印\s*】|【\s*关闭\s*】|免责声明|版权所有|当前位置|您的位置|"
     r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|联系电话[:：]|通信地址|邮政编码|网站地图|联系我们|"
     r"上一篇|下一篇|责任编辑|^来源[:：]|^\s*(Top|TOP|top)\s*$|^\s*文章来源|^\s*[（(]文章来源|"
-    r"^\S{0,6}\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?$"
+    r"^\S{0,6}\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?$|"
+    r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页|/\s*\d{1,4})?[-—–\s]*$"  # page numbers
 )
 _END_PUNCT = "。！？；：…”’」』）)!?;:"
 _SENTENCE_BREAK_MIN = 20  # a line this long without final punctuation was cut by a page break
@@ -148,6 +153,10 @@ def clean_text(text: str) -> str:
     paragraphs: list[str] = []
     for line in text.split("\n"):
         line = re.sub(r"[ \t\u3000\xa0]+", " ", line).strip()
+        if line == PAGE_MARK:  # a PDF page ends here: remember where, keep the paragraph open
+            if paragraphs:
+                paragraphs[-1] += PAGE_MARK
+            continue
         if is_boilerplate(line):
             continue
         prev = paragraphs[-1] if paragraphs else ""
@@ -170,7 +179,11 @@ def _broken_by_page(prev: str, line: str) -> bool:
     """A body paragraph (long, with clause punctuation) that stops mid-sentence, followed by a
     line that starts mid-sentence: the two halves of one sentence split by a page break.
     Headings and titles have no clause punctuation, so they are never glued to the next line."""
-    if len(prev) < _SENTENCE_BREAK_MIN or prev[-1] in _END_PUNCT or not any(c in prev for c in "，,。；;"):
+    prev = prev.rstrip(PAGE_MARK)
+    if not prev or not line:
+        return False
+    open_clause = prev[-1] in "，、,（("  # a line ending on a comma always continues
+    if not open_clause and (len(prev) < _SENTENCE_BREAK_MIN or prev[-1] in _END_PUNCT or not any(c in prev for c in "，,。；;")):
         return False
     return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%"
 
@@ -225,11 +238,13 @@ def _meta_str(meta: dict, *keys: str) -> str:
     return ""
 
 
-def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None = None) -> Document:
-    """Clean one document's text and work out its metadata."""
+def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None = None,
+                   embedded: dict | None = None) -> Document:
+    """Clean one document's text and work out its metadata (``embedded``: the file's own
+    properties, e.g. a PDF's title, which front matter and the sidecar override)."""
     front, body = split_front_matter(raw)
-    meta = {**(sidecar or {}), **front}
-    clean = clean_text(body)
+    meta = {**(embedded or {}), **(sidecar or {}), **front}
+    clean, page_starts = split_pages(clean_text(body))
     urls = _URL.findall(body)
     title = _meta_str(meta, "title") or guess_title(body, clean)
     date = normalise_date(meta.get("date")) or normalise_date(_DATE.search(clean).group(0) if _DATE.search(clean) else "")
@@ -245,7 +260,10 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
         doc_type=_meta_str(meta, "doc_type", "type") or "",
         path=path,
         sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
-        extra={k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in meta.items() if k not in known},
+        extra={
+            **{k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in meta.items() if k not in known},
+            **({"page_starts": page_starts} if page_starts else {}),
+        },
     )
 
 
@@ -280,15 +298,22 @@ def read_file(path: Path, corpus_dir: Path) -> Document:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ValueError(f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
-    raw = decode_bytes(path.read_bytes())
-    if "\x00" in raw:
-        raise ValueError("file looks binary (NUL bytes)")
+    suffix = path.suffix.lower()
+    embedded: dict = {}
+    if suffix == ".pdf":
+        raw, embedded = read_pdf(path)
+    elif suffix == ".docx":
+        raw, embedded = read_docx(path)
+    else:
+        raw = decode_bytes(path.read_bytes()).replace(PAGE_MARK, "")
+        if "\x00" in raw:
+            raise ValueError("file looks binary (NUL bytes)")
     sidecar_path = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
     sidecar = {}
     if sidecar_path.is_file():
         loaded = yaml.safe_load(sidecar_path.read_text(encoding="utf-8"))
         sidecar = loaded if isinstance(loaded, dict) else {}
-    doc = parse_document(raw, doc_id_for(path, corpus_dir), path.relative_to(corpus_dir).as_posix(), sidecar)
+    doc = parse_document(raw, doc_id_for(path, corpus_dir), path.relative_to(corpus_dir).as_posix(), sidecar, embedded)
     if not doc.text.strip():
         raise ValueError("no text left after cleaning")
     return doc
@@ -312,3 +337,48 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[tuple[str, str]]
             + (f"; skipped {len(skipped)}" if skipped else "")
         )
     return docs, skipped
+
+
+def add_files(corpus_dir: Path, paths: list[Path]) -> list[Path]:
+    """Copy documents (and their ``.meta.yaml`` sidecars) into the corpus; returns the copies.
+
+    Unsupported types, empty and oversized files are refused with a ``ValueError`` before
+    anything is copied.
+    """
+    corpus_dir = Path(corpus_dir)
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        if path.suffix.lower() not in SUFFIXES:
+            raise ValueError(f"{path.name}: unsupported type (use {', '.join(SUFFIXES)})")
+        size = path.stat().st_size
+        if size == 0 or size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name}: size {size} bytes is outside 1 byte .. {MAX_FILE_BYTES // 2**20} MB")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in paths:
+        target = corpus_dir / path.name
+        if target.resolve() != path.resolve():
+            shutil.copyfile(path, target)
+        sidecar = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
+        if sidecar.is_file() and sidecar.resolve() != (corpus_dir / sidecar.name).resolve():
+            shutil.copyfile(sidecar, corpus_dir / sidecar.name)
+        copies.append(target)
+    return copies
+
+
+def remove_document(corpus_dir: Path, doc_id: str) -> list[Path]:
+    """Delete the file(s) behind ``doc_id`` and its sidecar; returns what was deleted."""
+    corpus_dir = Path(corpus_dir)
+    files = [p for p in corpus_files(corpus_dir) if doc_id_for(p, corpus_dir) == doc_id]
+    if not files:
+        raise ValueError(f"no document with id {doc_id!r} in {corpus_dir}")
+    removed = []
+    for path in files:
+        sidecar = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
+        for victim in (path, sidecar):
+            if victim.is_file():
+                victim.unlink()
+                removed.append(victim)
+    return removed

@@ -96,6 +96,14 @@ class DenseIndex:
         return cls(faiss.read_index(str(directory / cls.FILE)))
 
 
+def _bm25s():
+    import bm25s
+
+    # bm25s pins its logger to DEBUG on import; let the application's logging config decide
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
+
 class LexicalIndex:
     """BM25 over jieba tokens of the simplified text (bm25s: sparse matrices, no Python loops)."""
 
@@ -106,9 +114,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, token_lists: list[list[str]]) -> "LexicalIndex":
-        import bm25s
-
-        bm25 = bm25s.BM25()
+        bm25 = _bm25s().BM25()
         # bm25s cannot index an empty document list entry; keep positions aligned with chunks
         bm25.index([tokens or ["\u2205"] for tokens in token_lists], show_progress=False)
         return cls(bm25)
@@ -133,9 +139,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path) -> "LexicalIndex":
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(directory / cls.DIR)))
+        return cls(_bm25s().BM25.load(str(directory / cls.DIR)))
 
 
 def sha256_file(path: Path) -> str:

@@ -15,7 +15,9 @@ import numpy as np
 
 from .config import Settings
 from .embedding import encode, load_encoder
+from .formats import page_at
 from .index import IndexStore, IndexUnavailable
+from .query import places_in
 from .text import content_terms, coverage, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Hit:
     dense_score: float = 0.0  # cosine similarity, 0 when the dense side did not rank it
     lexical_score: float = 0.0  # BM25, 0 when the lexical side did not rank it
     coverage: float = 0.0  # weighted share of the question's terms found in the passage
+    page: int | None = None  # PDF page where the passage starts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,8 +53,9 @@ class Retriever:
     >>> hits = r.search("崂山专利质押贷款", k=3)
     """
 
-    def __init__(self, store: IndexStore, encoder, settings: Settings) -> None:
+    def __init__(self, store: IndexStore, encoder, settings: Settings, index_dir: Path | None = None) -> None:
         self.store = store
+        self.index_dir = Path(index_dir) if index_dir else store.path
         self.encoder = encoder
         self.settings = settings
 
@@ -75,7 +79,14 @@ class Retriever:
         encoder = load_encoder(built_with, settings)
         if encoder.get_embedding_dimension() != store.manifest.get("dimensions"):
             raise IndexUnavailable("the index's vector size does not match its model; rebuild with: python -m bot build")
-        return cls(store, encoder, settings)
+        return cls(store, encoder, settings, Path(index_dir))
+
+    def reload(self) -> None:
+        """Pick up a rebuilt index (same model) in place; searches under way finish on the old one."""
+        store = IndexStore.load(self.index_dir)
+        if store.manifest.get("model") != self.store.manifest.get("model"):
+            raise IndexUnavailable("the rebuilt index uses another model; restart to load it")
+        self.store = store
 
     @property
     def documents(self):
@@ -85,28 +96,29 @@ class Retriever:
         """Terms the corpus never mentions: a question built on them is not covered."""
         return [t for t in terms if not self.store.lexical.knows(to_simplified(t).lower(), tokenize(t))]
 
-    def allowed_mask(self, filters: dict | None) -> np.ndarray | None:
+    def allowed_mask(self, filters: dict | None, store: IndexStore | None = None) -> np.ndarray | None:
         """Boolean mask over chunks that pass ``filters`` (``None`` when nothing is filtered)."""
         if not filters:
             return None
         unknown = set(filters) - set(FILTER_KEYS)
         if unknown:
             raise ValueError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(FILTER_KEYS)}")
-        ok_docs = {d.doc_id for d in self.documents.values() if _doc_passes(d, filters)}
-        return np.fromiter((c.doc_id in ok_docs for c in self.store.chunks), dtype=bool, count=len(self.store.chunks))
+        store = store or self.store
+        ok_docs = {d.doc_id for d in store.documents.values() if _doc_passes(d, filters)}
+        return np.fromiter((c.doc_id in ok_docs for c in store.chunks), dtype=bool, count=len(store.chunks))
 
     def search(self, query: str, k: int = 5, filters: dict | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first."""
         query = (query or "").strip()
         if not query or k <= 0:
             return []
-        s = self.settings
-        allowed = self.allowed_mask(filters)
+        s, store = self.settings, self.store  # one snapshot, even if reload() swaps the index meanwhile
+        allowed = self.allowed_mask(filters, store)
         if allowed is not None and not allowed.any():
             return []
         qvec = encode(self.encoder, [query], "query")[0]
-        d_ids, d_scores = self.store.dense.search(qvec, s.candidates, allowed, ef_search=s.hnsw_ef_search)
-        l_ids, l_scores = self.store.lexical.search(tokenize(query), s.candidates, allowed)
+        d_ids, d_scores = store.dense.search(qvec, s.candidates, allowed, ef_search=s.hnsw_ef_search)
+        l_ids, l_scores = store.lexical.search(tokenize(query), s.candidates, allowed)
         fused: dict[int, float] = {}
         for weight, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):
             for rank, cid in enumerate(ids.tolist()):
@@ -115,21 +127,33 @@ class Retriever:
         # lets a passage that shares the topic but not the asked-for year or term win.
         terms = content_terms(query)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
-        cover = {cid: coverage(terms, match_form(self.store.chunks[cid].embedding_text())) for cid in head}
+        cover = {cid: coverage(terms, match_form(store.chunks[cid].embedding_text())) for cid in head}
+        places = places_in(query)
         for cid in head:
             fused[cid] += s.coverage_weight / (s.rrf_k + 1) * cover[cid]
+            if places and self._in_region(store, cid, places):
+                fused[cid] += s.region_weight / (s.rrf_k + 1)
         dense = dict(zip(d_ids.tolist(), d_scores.tolist()))
         lexical = dict(zip(l_ids.tolist(), l_scores.tolist()))
         best = sorted(head, key=lambda cid: (-fused[cid], -dense.get(cid, 0.0)))[:k]
-        return [self._hit(cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
+        return [self._hit(store, cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
 
-    def _hit(self, cid: int, score: float, dense: float, lexical: float, cover: float) -> Hit:
-        chunk = self.store.chunks[cid]
-        doc = self.documents[chunk.doc_id]
+    @staticmethod
+    def _in_region(store: IndexStore, cid: int, places: list[str]) -> bool:
+        """Whether a chunk's document is about one of the places the question names."""
+        doc = store.documents[store.chunks[cid].doc_id]
+        where = to_simplified(f"{doc.region} {doc.title}")
+        return any(p in where for p in places)
+
+    @staticmethod
+    def _hit(store: IndexStore, cid: int, score: float, dense: float, lexical: float, cover: float) -> Hit:
+        chunk = store.chunks[cid]
+        doc = store.documents[chunk.doc_id]
         return Hit(
             text=chunk.text, doc_id=chunk.doc_id, title=doc.title, date=doc.date, source=doc.source,
             score=score, chunk_id=cid, start=chunk.start, end=chunk.end, region=doc.region,
             dense_score=dense, lexical_score=lexical, coverage=cover,
+            page=page_at(doc.extra["page_starts"], chunk.start) if doc.extra.get("page_starts") else None,
         )
 
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import time
+from pathlib import Path
 from typing import Iterator
 
 import gradio as gr
 
 from .answer import Answer, Assistant
+from .build import build_index
+from .config import Settings
+from .corpus import SUFFIXES, CorpusError, add_files
+from .index import IndexUnavailable
 from .retrieval import Hit, Retriever
 
 log = logging.getLogger(__name__)
@@ -66,7 +72,8 @@ def sources_html(answer: Answer) -> str:
     cards = [f"<p><b>{heading}</b></p>"]
     for n, hit in enumerate(answer.citations, 1):
         spans = [(q.start, q.end) for q in answer.quotes if q.citation == n]
-        meta = f"{html.escape(hit.date or '日期不详')} · {safe_link(hit.source)}"
+        page = f" · 第{hit.page}页" if hit.page else ""
+        meta = f"{html.escape(hit.date or '日期不详')} · {safe_link(hit.source)}{page}"
         cards.append(
             f'<details class="source-card"{" open" if spans else ""}>'
             f"<summary>[{n}] {html.escape(hit.title)}</summary>"
@@ -106,13 +113,11 @@ def _escape_answer(text: str) -> str:
     return "\n".join(lines)
 
 
-def _filters(region: str | None, doc_id: str | None) -> dict | None:
-    f = {}
-    if region and region != ALL:
-        f["region"] = region
-    if doc_id and doc_id != ALL:
-        f["doc_id"] = doc_id
-    return f or None
+def _filters(region: str | None = None, doc_id: str | None = None, doc_type: str | None = None,
+             date_from: str | None = None, date_to: str | None = None) -> dict | None:
+    values = {"region": region, "doc_id": doc_id, "doc_type": doc_type,
+              "date_from": (date_from or "").strip(), "date_to": (date_to or "").strip()}
+    return {k: v for k, v in values.items() if v and v != ALL} or None
 
 
 def documents_html(retriever: Retriever) -> str:
@@ -130,19 +135,28 @@ def documents_html(retriever: Retriever) -> str:
     )
 
 
-def build_ui(assistant: Assistant, concurrency: int = 4) -> gr.Blocks:
-    retriever = assistant.retriever
-    regions = sorted({d.region for d in retriever.documents.values() if d.region})
-    doc_choices = [(ALL, ALL)] + [(d.title, d.doc_id) for d in retriever.documents.values()]
+def _choices(retriever: Retriever) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    docs = retriever.documents.values()
+    regions = [ALL, *sorted({d.region for d in docs if d.region})]
+    titles = [(ALL, ALL)] + [(d.title, d.doc_id) for d in docs]
+    types = [ALL, *sorted({d.doc_type for d in docs if d.doc_type})]
+    return regions, titles, types
 
-    def respond(message: str, history: list, region: str, doc_id: str) -> Iterator[tuple[list, str]]:
+
+def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency: int = 4) -> gr.Blocks:
+    retriever = assistant.retriever
+    settings = settings or assistant.settings
+    regions, titles, types = _choices(retriever)
+    build_lock = threading.Lock()
+
+    def respond(message: str, history: list, *filters: str) -> Iterator[tuple[list, str]]:
         history = list(history or [])
         message = (message or "").strip()
         history.append({"role": "user", "content": message or "（空）"})
         history.append({"role": "assistant", "content": "正在查找资料……"})
         yield history, ""
         try:
-            answer = assistant.ask(message, history=history[:-2], filters=_filters(region, doc_id))
+            answer = assistant.ask(message, history=history[:-2], filters=_filters(*filters))
         except Exception:  # never show a traceback to the user
             log.exception("answering failed")
             history[-1] = {"role": "assistant", "content": "抱歉，处理这个问题时出错了，请换个说法再试，或联系管理员查看日志。"}
@@ -156,17 +170,45 @@ def build_ui(assistant: Assistant, concurrency: int = 4) -> gr.Blocks:
         history[-1] = {"role": "assistant", "content": message_html(answer)}
         yield history, ""
 
-    def api_ask(question: str, history: list[dict] | None = None, region: str = "", doc_id: str = "") -> dict:
+    def api_ask(question: str, history: list[dict] | None = None, region: str = "", doc_id: str = "",
+                doc_type: str = "", date_from: str = "", date_to: str = "") -> dict:
         """Answer a question; ``history`` is a list of {"role", "content"} messages."""
         try:
-            return assistant.ask(question, history=history or [], filters=_filters(region, doc_id)).to_dict()
+            filters = _filters(region, doc_id, doc_type, date_from, date_to)
+            return assistant.ask(question, history=history or [], filters=filters).to_dict()
         except ValueError as exc:
             return Answer(f"参数有误：{exc}", [], False, query=question or "").to_dict()
 
-    def api_search(query: str, k: int = 5, region: str = "", doc_id: str = "") -> list[dict]:
+    def api_search(query: str, k: int = 5, region: str = "", doc_id: str = "", doc_type: str = "",
+                   date_from: str = "", date_to: str = "") -> list[dict]:
         """Ranked passages for ``query``."""
         k = max(1, min(int(k or 5), 50))
-        return [h.to_dict() for h in retriever.search(query or "", k=k, filters=_filters(region, doc_id))]
+        filters = _filters(region, doc_id, doc_type, date_from, date_to)
+        return [h.to_dict() for h in retriever.search(query or "", k=k, filters=filters)]
+
+    def upload(files: list | None):
+        """Add uploaded documents to the corpus, update the index, and make them answerable."""
+        paths = [Path(f if isinstance(f, str) else getattr(f, "name", "")) for f in (files or [])]
+        if not paths:
+            message = "请先选择要上传的文件（txt、md、html、pdf、docx）。"
+        else:
+            try:
+                with build_lock:
+                    add_files(settings.corpus_dir, paths)
+                    stats = build_index(settings.corpus_dir, retriever.index_dir, settings=settings, progress=False)
+                    retriever.reload()
+                names = "、".join(p.name for p in paths)
+                message = f"已添加 {names}：现有 {stats.documents} 篇文档、{stats.chunks} 个段落，可以提问了。"
+                if stats.skipped:
+                    message += " 未能读取：" + "；".join(f"{Path(f).name}（{why}）" for f, why in stats.skipped)
+            except (ValueError, CorpusError, IndexUnavailable) as exc:
+                message = f"未添加：{exc}"
+            except Exception:
+                log.exception("upload failed")
+                message = "上传失败，请检查文件后重试，或联系管理员查看日志。"
+        regions, titles, types = _choices(retriever)
+        return (message, documents_html(retriever), gr.update(choices=regions), gr.update(choices=titles),
+                gr.update(choices=types))
 
     with gr.Blocks(title="知识产权政策问答") as demo:
         gr.Markdown("## 知识产权政策问答\n根据收录的政策文件与新闻回答，并给出每条答案的出处；资料中没有的内容会直接说明。")
@@ -176,19 +218,29 @@ def build_ui(assistant: Assistant, concurrency: int = 4) -> gr.Blocks:
                                   placeholder="请输入问题，例如：烟台有多少个院士工作站？", elem_id="ipbot-chat")
                 with gr.Row():
                     box = gr.Textbox(placeholder="输入您的问题，按回车发送", show_label=False, scale=5,
-                                     max_length=assistant.settings.max_question_chars * 2, elem_id="ipbot-input")
+                                     max_length=settings.max_question_chars * 2, elem_id="ipbot-input")
                     send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="ipbot-send")
                 clear = gr.Button("清空对话", size="sm", elem_id="ipbot-clear")
                 gr.Examples(EXAMPLES, inputs=box, label="示例问题（点击填入）")
             with gr.Column(scale=1, min_width=260):
-                region = gr.Dropdown([ALL, *regions], value=ALL, label="地区", elem_id="ipbot-region")
-                doc = gr.Dropdown(doc_choices, value=ALL, label="文档", elem_id="ipbot-doc")
+                region = gr.Dropdown(regions, value=ALL, label="地区", elem_id="ipbot-region")
+                doc = gr.Dropdown(titles, value=ALL, label="文档", elem_id="ipbot-doc")
+                with gr.Accordion("更多筛选", open=False):
+                    doc_type = gr.Dropdown(types, value=ALL, label="文档类型", elem_id="ipbot-doctype")
+                    date_from = gr.Textbox(label="起始日期", placeholder="如 2022 或 2022-06", elem_id="ipbot-from")
+                    date_to = gr.Textbox(label="截止日期", placeholder="如 2023-12", elem_id="ipbot-to")
                 with gr.Accordion("已收录文档", open=False):
-                    gr.HTML(documents_html(retriever), elem_id="ipbot-docs")
-        inputs = [box, chat, region, doc]
+                    docs_panel = gr.HTML(documents_html(retriever), elem_id="ipbot-docs")
+                with gr.Accordion("上传文档", open=False):
+                    files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="txt / md / html / pdf / docx",
+                                    elem_id="ipbot-upload")
+                    add = gr.Button("添加到资料库", size="sm", elem_id="ipbot-add")
+                    status = gr.Markdown(elem_id="ipbot-upload-status")
+        inputs = [box, chat, region, doc, doc_type, date_from, date_to]
         box.submit(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
         send.click(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
         clear.click(lambda: ([], ""), None, [chat, box], api_visibility="private")
+        add.click(upload, [files], [status, docs_panel, region, doc, doc_type], api_name="upload", concurrency_limit=1)
         gr.api(api_ask, api_name="ask", concurrency_limit=concurrency)
         gr.api(api_search, api_name="search", concurrency_limit=concurrency)
     demo.queue(default_concurrency_limit=concurrency, max_size=256)

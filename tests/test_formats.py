@@ -1,0 +1,94 @@
+"""PDF and Word files are ingested like text files, and PDF citations carry page numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import Retriever, build_index
+from bot.corpus import load_corpus
+
+
+def make_pdf(path, pages: list[list[str]], title: str = "") -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(path))
+    if title:
+        c.setTitle(title)
+    for n, lines in enumerate(pages, 1):
+        c.setFont("STSong-Light", 11)
+        for i, line in enumerate(lines):
+            c.drawString(40, 800 - 18 * i, line)
+        c.drawString(280, 30, f"- {n} -")  # page number furniture
+        c.showPage()
+    c.save()
+
+
+def make_docx(path, title: str, paragraphs: list[str], table: list[list[str]]) -> None:
+    import docx
+
+    d = docx.Document()
+    d.core_properties.title = title
+    d.add_heading(title, level=1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    t = d.add_table(rows=len(table), cols=len(table[0]))
+    for r, row in enumerate(table):
+        for c, cell in enumerate(row):
+            t.cell(r, c).text = cell
+    d.save(str(path))
+
+
+@pytest.fixture(scope="module")
+def office_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("office")
+    make_pdf(root / "weihai-subsidy.pdf", [
+        ["威海市知识产权资助办法", "第一条 为鼓励发明创造，制定本办法。", "第二条 对授权发明专利给予资助，"],
+        ["每件资助5000元，同一单位每年最高20万元。", "第三条 对专利质押贷款给予贴息，贴息比例为50%。"],
+        ["第四条 本办法自2024年1月1日起施行。"],
+    ], title="威海市知识产权资助办法")
+    make_docx(root / "rizhao-notice.docx", "日照市专利导航项目通知",
+              ["各区县市场监管局：", "日照市2024年组织实施专利导航项目8项，每项支持30万元。"],
+              [["项目", "数量", "支持金额"], ["产业规划类专利导航", "5项", "每项30万元"], ["企业运营类专利导航", "3项", "每项10万元"]])
+    return root
+
+
+def test_pdf_text_pages_and_metadata(office_corpus):
+    docs, skipped = load_corpus(office_corpus)
+    assert not skipped
+    pdf = next(d for d in docs if d.doc_id == "weihai-subsidy")
+    assert pdf.title == "威海市知识产权资助办法"
+    assert "对授权发明专利给予资助，每件资助5000元" in pdf.text  # sentence joined across the page break
+    assert "- 1 -" not in pdf.text and "\ue000" not in pdf.text
+    assert len(pdf.extra["page_starts"]) == 2
+
+
+def test_docx_paragraphs_and_tables(office_corpus):
+    docs, _ = load_corpus(office_corpus)
+    word = next(d for d in docs if d.doc_id == "rizhao-notice")
+    assert word.title == "日照市专利导航项目通知"
+    assert "每项支持30万元" in word.text
+    assert "企业运营类专利导航 | 3项 | 每项10万元" in word.text
+    assert word.region == "日照"
+
+
+def test_pdf_citation_has_page_number(office_corpus, tmp_path, encoder):
+    build_index(office_corpus, tmp_path / "idx", progress=False, chunk_size=40, chunk_overlap=10)
+    r = Retriever.load(tmp_path / "idx")
+    hit = r.search("专利质押贷款贴息比例", k=1)[0]
+    assert hit.doc_id == "weihai-subsidy" and "50%" in hit.text
+    assert hit.page == 2
+    hit = r.search("资助办法什么时候施行", k=1)[0]
+    assert hit.page == 3
+    assert r.search("产业规划类专利导航支持金额", k=1)[0].page is None  # not a PDF
+
+
+def test_broken_office_files_are_skipped(tmp_path):
+    (tmp_path / "ok.txt").write_text("烟台有院士工作站33个。", encoding="utf-8")
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (tmp_path / "bad.docx").write_bytes(b"PK\x03\x04 broken zip")
+    docs, skipped = load_corpus(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok"]
+    assert sorted(f.rsplit("/", 1)[-1] for f, _ in skipped) == ["bad.docx", "bad.pdf"]
