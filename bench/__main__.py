@@ -1,7 +1,8 @@
 """``python -m bench``: every benchmark, tables printed and written to docs/benchmarks.md."""
 
-from bench import embedding, load, search
+from bench import embedding, load, scale, search
 
 embedding.main()
 search.main()
 load.main()
+scale.main([])

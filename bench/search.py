@@ -39,6 +39,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 assistant.ask(q)
                 ask.append(time.perf_counter() - t0)
+    peak = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024
     rows = [["search (hybrid, k=5)", len(search), f"{median_ms(search):.1f}", f"{p95_ms(search):.1f}"],
             ["ask (search + extractive answer)", len(ask), f"{median_ms(ask):.1f}", f"{p95_ms(ask):.1f}"]]
     body = "\n\n".join([
@@ -46,6 +47,7 @@ def main() -> None:
         table(["operation", "calls", "p50 ms", "p95 ms"], rows),
         table(["index build", "documents", "chunks", "seconds (incl. model load)", "chunks/s", "size on disk MB"],
               [["shipped corpus", stats.documents, stats.chunks, f"{build_s:.1f}", f"{stats.chunks / build_s:.1f}", f"{size_mb:.2f}"]]),
+        f"Peak RSS of the process (model, index, build and queries): {peak:.0f} MB.",
         "Command: `python -m bench.search`",
     ])
     write_section("Search and answers", body)

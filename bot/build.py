@@ -98,7 +98,7 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     finally:
         cache.close()
     lexical = LexicalIndex.build([tokenize(t) for t in texts])
-    dense = DenseIndex.build(vectors, settings.flat_index_max, settings.hnsw_m)
+    dense = DenseIndex.build(vectors, settings.flat_index_max, settings.ivf_nlist)
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": settings.model,

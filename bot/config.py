@@ -47,9 +47,9 @@ class Settings:
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30
     region_weight: float = 1.0  # rerank bonus for documents of a region the question names
-    flat_index_max: int = 200_000  # above this many chunks FAISS switches to HNSW
-    hnsw_m: int = 32
-    hnsw_ef_search: int = 128
+    flat_index_max: int = 200_000  # above this many chunks FAISS switches from exact search to IVF
+    ivf_nlist: int = 0  # IVF cells; 0 = sqrt(chunks)
+    ivf_nprobe: int = 192  # cells searched per query: recall@10 vs latency, see bench/scale.py
     # answering
     max_question_chars: int = 500
     answer_sentences: int = 3

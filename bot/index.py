@@ -42,7 +42,11 @@ class Backend(Protocol):
 
 
 class DenseIndex:
-    """Inner-product search over L2-normalised vectors: exact while small, HNSW when large."""
+    """Inner-product search over L2-normalised vectors: exact while small, IVF when large.
+
+    IVF (inverted file over k-means cells) builds in seconds even at a million chunks, so
+    rebuilds stay cheap; ``nprobe`` trades recall for latency (bench/scale.py).
+    """
 
     FILE = "dense.faiss"
 
@@ -50,16 +54,18 @@ class DenseIndex:
         self.index = index
 
     @classmethod
-    def build(cls, vectors: np.ndarray, flat_max: int, hnsw_m: int) -> "DenseIndex":
+    def build(cls, vectors: np.ndarray, flat_max: int, nlist: int = 0) -> "DenseIndex":
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        dim = vectors.shape[1]
-        if len(vectors) <= flat_max:
+        n, dim = vectors.shape
+        if n <= flat_max:
             index = faiss.IndexFlatIP(dim)
         else:
-            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+            nlist = nlist or max(64, int(np.sqrt(n)))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            sample = np.random.default_rng(0).choice(n, size=min(n, 100 * nlist), replace=False)
+            index.train(vectors[np.sort(sample)])
         index.add(vectors)
         return cls(index)
 
@@ -68,16 +74,15 @@ class DenseIndex:
         return type(self.index).__name__
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               ef_search: int = 128) -> tuple[np.ndarray, np.ndarray]:
+               nprobe: int = 192) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         k = min(k, self.index.ntotal)
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        is_hnsw = isinstance(self.index, faiss.IndexHNSW)
         selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)) if allowed is not None else None
-        if is_hnsw:
-            params = faiss.SearchParametersHNSW(efSearch=max(ef_search, k), sel=selector)
+        if isinstance(self.index, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF(nprobe=min(nprobe, self.index.nlist), sel=selector)
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)

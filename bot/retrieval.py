@@ -117,7 +117,7 @@ class Retriever:
         if allowed is not None and not allowed.any():
             return []
         qvec = encode(self.encoder, [query], "query")[0]
-        d_ids, d_scores = store.dense.search(qvec, s.candidates, allowed, ef_search=s.hnsw_ef_search)
+        d_ids, d_scores = store.dense.search(qvec, s.candidates, allowed, nprobe=s.ivf_nprobe)
         l_ids, l_scores = store.lexical.search(tokenize(query), s.candidates, allowed)
         fused: dict[int, float] = {}
         for weight, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):

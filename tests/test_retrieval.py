@@ -160,3 +160,22 @@ def test_cli_errors_are_clear(tmp_path):
     assert out.returncode == 2 and "no readable documents" in out.stderr
     out = run_cli("search", "专利", "--index", str(tmp_path / "none"))
     assert out.returncode == 2 and "python -m bot build" in out.stderr
+
+
+def test_large_index_switches_to_ivf_and_keeps_filters():
+    import numpy as np
+
+    from bot.index import DenseIndex
+
+    rng = np.random.default_rng(1)
+    vecs = rng.standard_normal((5000, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    small = DenseIndex.build(vecs[:500], flat_max=1000)
+    big = DenseIndex.build(vecs, flat_max=1000)
+    assert small.kind == "IndexFlatIP" and big.kind == "IndexIVFFlat"
+    ids, scores = big.search(vecs[1234], 5, nprobe=big.index.nlist)
+    assert ids[0] == 1234 and abs(scores[0] - 1.0) < 1e-4
+    allowed = np.zeros(5000, dtype=bool)
+    allowed[:100] = True
+    ids, _ = big.search(vecs[1234], 5, allowed=allowed, nprobe=big.index.nlist)
+    assert len(ids) and all(i < 100 for i in ids)
