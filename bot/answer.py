@@ -15,9 +15,9 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 
 from .config import Settings
-from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
+from .query import ATTRIBUTE_UNITS, Question, analyse, is_followup, places_in, resolve_followup, with_context
 from .retrieval import Hit, Retriever
-from .text import coverage, is_noun, match_form, term_weight, to_simplified
+from .text import coverage, is_noun, phrase_share, match_form, term_weight, to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Assistant:
             return 0.0, Answer(MSG_REFUSE, [], False, query=query)
         chosen = self._choose(q, hits)
         strength = self.evidence_strength(q, chosen) if chosen else 0.0
-        if strength < self.settings.refuse_below or self._misses_anchor(q, hits):
+        if strength < self.settings.refuse_below or self._misses_anchor(q, hits, chosen):
             return strength, self._refusal(query, hits)
         return strength, self._compose(q, query, hits, chosen)
 
@@ -200,6 +200,8 @@ class Assistant:
         """Score every clause of a passage. A clause inherits the terms of its sentence's
         first clause (where Chinese reports put the year and the place) and of the title."""
         title = match_form(hit.title)
+        # the place a question names is satisfied by the document being about it ("全市" in a 烟台 report)
+        where = "".join(p for p in q.places if p in match_form(hit.title + hit.region))
         out = []
         for sent_start, sent_end, clauses in split_sentences(hit.text):
             sentence = hit.text[sent_start:sent_end]
@@ -207,14 +209,17 @@ class Assistant:
             lead = hit.text[lead_start:lead_end]
             for start, end in clauses:
                 clause = hit.text[start:end]
-                own = coverage(q.terms, match_form(clause if start == lead_start else lead + clause))
+                own_text = where + match_form(clause if start == lead_start else lead + clause)
+                own = coverage(q.terms, own_text)
                 ctx = coverage(q.terms, title + match_form(sentence))
-                score = 0.7 * own + 0.3 * ctx + self._type_bonus(q, clause) + 0.08 / (rank + 1)
+                score = (0.7 * own + 0.3 * ctx + 0.15 * phrase_share(q.terms, own_text)
+                         + self._type_bonus(q, clause) + 0.08 / (rank + 1))
                 if start != lead_start and sent_end - sent_start > 160:
                     shown = f"{lead.rstrip('；;')}……{clause}"
                 else:
                     shown, start, end = sentence, sent_start, sent_end
                 score -= 0.1 * (len(shown) > 260)
+                score -= 0.05 * (shown.rstrip("”’」』）)")[-1:] not in "。！？!?；;")  # a heading, not a sentence
                 out.append(_Candidate(rank, shown, start, end, score, _key_figure(q, clause)))
         return out
 
@@ -224,8 +229,8 @@ class Assistant:
             figures = [m.group() for m in _FIGURE.finditer(to_simplified(sentence))]
             if not figures:
                 return -0.15
-            if q.unit and any(q.unit in f for f in figures):
-                return 0.15
+            if q.unit:  # the asked unit (家, 元, %...) must be there
+                return 0.15 if any(q.unit in f for f in figures) else -0.1
             return 0.08
         if q.kind == "date":
             return 0.15 if _DATE.search(to_simplified(sentence)) else -0.1
@@ -240,17 +245,21 @@ class Assistant:
     def evidence_strength(self, q: Question, chosen: list[_Candidate]) -> float:
         """The best sentence's score, less the share of the question's nouns that the corpus
         never mentions (赔偿标准, 滞纳金...): on those the corpus cannot be the source."""
-        nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t)]
+        # an attribute the corpus words differently (面积 -> 平方米) is answered by a figure in its unit
+        answered = {t for t, unit in ATTRIBUTE_UNITS.items() if unit in chosen[0].figure}
+        nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered]
         missing = self.retriever.unknown_terms(nouns)
         total = sum(term_weight(t) for t in q.terms) or 1.0
         return chosen[0].score - self.settings.unknown_term_penalty * sum(term_weight(t) for t in missing) / total
 
-    def _misses_anchor(self, q: Question, hits: list[Hit]) -> bool:
-        """A question about a place or a year that no retrieved passage mentions is not
-        covered by the corpus, however well the rest of it matches."""
-        seen = "".join(match_form(h.title + h.text + h.region + h.date) for h in hits[:5])
-        if q.places and not any(p in seen for p in q.places):
+    def _misses_anchor(self, q: Question, hits: list[Hit], chosen: list[_Candidate]) -> bool:
+        """A question about a place the quoted passage is not about, or a year no retrieved
+        passage mentions, is not answered by the corpus, however well the rest matches."""
+        best = hits[chosen[0].hit_index]
+        about = match_form(best.title + best.text + best.region)
+        if q.places and not any(p in about for p in q.places):
             return True
+        seen = "".join(match_form(h.title + h.text + h.date) for h in hits[:5])
         return any(y not in seen for y in q.years)
 
     def _compose(self, q: Question, query: str, hits: list[Hit], chosen: list[_Candidate]) -> Answer:

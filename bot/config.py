@@ -54,7 +54,7 @@ class Settings:
     max_question_chars: int = 500
     answer_sentences: int = 3
     citations: int = 3
-    refuse_below: float = 0.62  # evidence strength under which the bot says it does not know
+    refuse_below: float = 0.70  # evidence strength under which the bot says it does not know
     unknown_term_penalty: float = 1.0  # per share of question nouns the corpus never mentions
     # optional LLM mode (OpenAI-compatible chat completions)
     llm_base_url: str = ""

@@ -18,6 +18,9 @@ _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|
 _WHO_Q = re.compile(r"谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
 _LIST_Q = re.compile(r"哪些|哪几|有什么|有哪|什么奖|包括")
 _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可以.*吗|吗\s*[？?]?\s*$|行不行|符合")
+# what a question asks the size of -> the unit its answer carries
+ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
+                   "增长率": "%", "增幅": "%", "人数": "人"}
 _UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单)")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
@@ -79,6 +82,8 @@ def analyse(text: str) -> Question:
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
+    elif kind == "quantity":
+        unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
     return Question(text, content_terms(simple), kind, unit, places_in(simple), years)
 

@@ -75,11 +75,19 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+# Question frames, cut out before segmentation so they do not glue onto topic words
+# ("知识产权园有多大面积" must give 园 / 面积, not 园有 / 大面积).
+QUESTION_FRAMES = re.compile(
+    r"有多少|是多少|有多大|有多长|有多高|多大|多长|多高|多久|多少|有几|几个|几家|几项|几件|几位|几名|"
+    r"什么时候|啥时候|怎么样|怎么|如何|哪些|哪个|哪家|哪里|在哪儿|在哪|是否|能不能|能否|有没有|可不可以|吗|呢|么"
+)
+
+
 def content_terms(text: str) -> list[str]:
     """Distinct topical terms of a question (jieba precise mode), for coverage checks."""
     jieba = get_jieba()
     seen: dict[str, None] = {}
-    for tok in jieba.lcut(to_simplified(text).lower()):
+    for tok in jieba.lcut(QUESTION_FRAMES.sub(" ", to_simplified(text).lower())):
         tok = tok.strip()
         if tok and tok not in STOPWORDS and not _PUNCT_TOKEN.match(tok):
             seen.setdefault(tok, None)
@@ -114,3 +122,12 @@ def is_noun(term: str) -> bool:
         tags = [w.flag for w in pseg.lcut(term)]
         return bool(tags) and all(t.startswith(NOUN_FLAGS) for t in tags)
     return tag.startswith(NOUN_FLAGS)
+
+
+def phrase_share(terms: list[str], normalised_text: str) -> float:
+    """Share of neighbouring question terms that also stand side by side in the passage
+    ("在孵" + "企业" as "在孵企业"): a phrase match, not just shared words."""
+    pairs = list(zip(terms, terms[1:]))
+    if not pairs:
+        return 0.0
+    return sum(a + b in normalised_text for a, b in pairs) / len(pairs)

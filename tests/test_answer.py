@@ -29,7 +29,7 @@ def test_own_set_answers_refusals_and_followups(retriever, assistant, own_questi
     print("\n" + report.table())
     assert report.answer_has_evidence / report.answerable >= 0.9
     assert report.citations_have_evidence == report.answerable
-    assert report.refused_correctly == report.unanswerable >= 10
+    assert report.unanswerable >= 15 and report.refused_correctly / report.unanswerable >= 0.9
     assert report.followups >= 6 and report.followups_correct == report.followups
 
 
