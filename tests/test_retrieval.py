@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bot import IndexUnavailable, Retriever, build_index
+from bot import CorpusError, IndexUnavailable, Retriever, build_index
 from bot.build import stale_reason
 from bot.evaluation import evaluate
 from bot.index import CURRENT, resolve_build
@@ -114,7 +114,7 @@ def test_failed_rebuild_keeps_previous_index(index_dir, tmp_path, settings):
     idx = tmp_path / "idx"
     shutil.copytree(index_dir, idx, symlinks=True)
     before = (idx / CURRENT).resolve()
-    with pytest.raises(Exception):
+    with pytest.raises(CorpusError, match="not found"):
         build_index(tmp_path / "missing-corpus", idx, settings=settings)
     assert (idx / CURRENT).resolve() == before
     assert Retriever.load(idx).search("院士工作站", k=1)

@@ -151,11 +151,12 @@ def test_concurrent_users_get_their_own_answers(app_server):
 
 def test_login_required_when_bound_publicly(index_dir, tmp_path):
     from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
 
     server = AppServer(["--host", "0.0.0.0", "--index", str(index_dir)], tmp_path / "app.log",
                        env={"IPBOT_AUTH": "agency:s3cret"}).wait_ready()
     try:
-        with pytest.raises(Exception):
+        with pytest.raises((AuthenticationError, ValueError)):
             Client(server.url, verbose=False).predict("烟台有多少个院士工作站", api_name="/ask")
         ans = Client(server.url, auth=("agency", "s3cret"), verbose=False).predict("烟台有多少个院士工作站", api_name="/ask")
         assert "33个" in ans["text"]
