@@ -14,6 +14,7 @@ import sys
 
 from bot.answer import Assistant
 from bot.build import build_index, stale_reason
+from bot.cli import configure_logging
 from bot.config import Settings
 from bot.corpus import MAX_FILE_BYTES
 from bot.index import IndexUnavailable
@@ -51,10 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", help="corpus folder (env IPBOT_CORPUS_DIR)")
     p.add_argument("--index", help="index folder (env IPBOT_INDEX_DIR)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "sentence_transformers", "transformers", "jieba", "bm25s", "faiss"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    configure_logging()
 
     auth = None
     if not is_loopback(args.host):

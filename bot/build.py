@@ -18,7 +18,8 @@ from .chunking import chunk_documents
 from .config import Settings
 from .corpus import CorpusError, corpus_files, load_corpus
 from .embedding import encode, load_encoder
-from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest, sha256_file
+from .hashing import sha256_file
+from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest
 from .text import tokenize
 
 log = logging.getLogger(__name__)

@@ -62,9 +62,9 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
 
 
 def _filters(args: argparse.Namespace) -> dict | None:
-    keys = ("region", "doc_id", "doc_type", "date_from", "date_to")
-    f = {k: getattr(args, k) for k in keys if getattr(args, k, None)}
-    return f or None
+    from .retrieval import FILTER_KEYS, make_filters
+
+    return make_filters(**{k: getattr(args, k, None) for k in FILTER_KEYS})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -162,12 +162,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS = {"build": cmd_build, "add": cmd_add, "remove": cmd_remove, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def configure_logging(verbose: bool = False) -> None:
+    """Our INFO messages (progress, warnings about skipped files), not the libraries' chatter."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("sentence_transformers", "transformers", "httpx", "jieba", "faiss", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(args.verbose)
     from .corpus import CorpusError
     from .index import IndexUnavailable
 

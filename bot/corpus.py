@@ -289,6 +289,11 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
+def sidecar_for(path: Path) -> Path:
+    """``NAME.meta.yaml`` beside ``NAME.ext``."""
+    return path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
+
+
 def doc_id_for(path: Path, corpus_dir: Path) -> str:
     return path.relative_to(corpus_dir).with_suffix("").as_posix()
 
@@ -308,7 +313,7 @@ def read_file(path: Path, corpus_dir: Path) -> Document:
         raw = decode_bytes(path.read_bytes()).replace(PAGE_MARK, "")
         if "\x00" in raw:
             raise ValueError("file looks binary (NUL bytes)")
-    sidecar_path = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
+    sidecar_path = sidecar_for(path)
     sidecar = {}
     if sidecar_path.is_file():
         loaded = yaml.safe_load(sidecar_path.read_text(encoding="utf-8"))
@@ -361,7 +366,7 @@ def add_files(corpus_dir: Path, paths: list[Path]) -> list[Path]:
         target = corpus_dir / path.name
         if target.resolve() != path.resolve():
             shutil.copyfile(path, target)
-        sidecar = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
+        sidecar = sidecar_for(path)
         if sidecar.is_file() and sidecar.resolve() != (corpus_dir / sidecar.name).resolve():
             shutil.copyfile(sidecar, corpus_dir / sidecar.name)
         copies.append(target)
@@ -376,7 +381,7 @@ def remove_document(corpus_dir: Path, doc_id: str) -> list[Path]:
         raise ValueError(f"no document with id {doc_id!r} in {corpus_dir}")
     removed = []
     for path in files:
-        sidecar = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
+        sidecar = sidecar_for(path)
         for victim in (path, sidecar):
             if victim.is_file():
                 victim.unlink()

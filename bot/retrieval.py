@@ -157,6 +157,14 @@ class Retriever:
         )
 
 
+def make_filters(region: str | None = None, doc_id: str | None = None, doc_type: str | None = None,
+                 date_from: str | None = None, date_to: str | None = None, *, any_value: str = "") -> dict | None:
+    """A filters dict from optional values; blanks and ``any_value`` (a UI's "all") drop out."""
+    values = {"region": region, "doc_id": doc_id, "doc_type": doc_type, "date_from": date_from, "date_to": date_to}
+    cleaned = {k: v.strip() for k, v in values.items() if isinstance(v, str)}
+    return {k: v for k, v in cleaned.items() if v and v != any_value} or None
+
+
 def _doc_passes(doc, filters: dict) -> bool:
     def wanted(key: str) -> list[str]:
         value = filters.get(key)

@@ -21,7 +21,7 @@ from .build import build_index
 from .config import Settings
 from .corpus import SUFFIXES, CorpusError, add_files
 from .index import IndexUnavailable
-from .retrieval import Hit, Retriever
+from .retrieval import Hit, Retriever, make_filters
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,9 @@ def _escape_answer(text: str) -> str:
     return "\n".join(lines)
 
 
-def _filters(region: str | None = None, doc_id: str | None = None, doc_type: str | None = None,
-             date_from: str | None = None, date_to: str | None = None) -> dict | None:
-    values = {"region": region, "doc_id": doc_id, "doc_type": doc_type,
-              "date_from": (date_from or "").strip(), "date_to": (date_to or "").strip()}
-    return {k: v for k, v in values.items() if v and v != ALL} or None
+def _filters(*values: str | None) -> dict | None:
+    """Filters from the page's (region, document, type, from, to) values; "全部" means any."""
+    return make_filters(*values, any_value=ALL)
 
 
 def documents_html(retriever: Retriever) -> str:
