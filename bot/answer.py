@@ -29,6 +29,8 @@ _FIGURE = re.compile(
 )
 _DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
+# "对<condition>的…给予…": who or what a measure applies to
+_CONDITION_OF = re.compile(r"对([^，。；]{2,60}?)的?(?:择优|分别)?(?:给予|予以|实施|提供|按)")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励")
 
 
@@ -275,6 +277,10 @@ class Assistant:
         marker = {hit_index: n for n, hit_index in enumerate(order, 1)}
         lines = []
         several = len({hits[c.hit_index].doc_id for c in chosen}) > 1
+        if q.kind == "condition":
+            m = _CONDITION_OF.search(chosen[0].sentence)
+            if m:
+                lines.append(f"适用条件：**{m.group(1)}**")
         if q.kind in ("quantity", "date"):
             figures = [(c.figure, marker[c.hit_index]) for c in chosen if c.figure]
             if len(figures) > 1:

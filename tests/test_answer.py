@@ -48,6 +48,7 @@ def test_condition_question(assistant):
     ans = assistant.ask("我的专利能不能申请维持费资助？")
     assert ans.answered
     assert contains_evidence(ans.text, ["对维持5年以上、具有较好市场价值的国内有效发明专利择优给予一次性专利维持费资助"])
+    assert "适用条件：**维持5年以上、具有较好市场价值的国内有效发明专利**" in ans.text
 
 
 def test_figures_from_several_sources_are_all_shown(assistant):
