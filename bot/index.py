@@ -37,6 +37,8 @@ class IndexUnavailable(RuntimeError):
 
 
 class Backend(Protocol):
+    """What every index backend provides; the store saves and checks them through it."""
+
     def search(self, query, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
     def save(self, directory: Path) -> None: ...
 
@@ -176,6 +178,10 @@ class IndexStore:
     lexical: LexicalIndex
     path: Path
 
+    @property
+    def backends(self) -> tuple[Backend, ...]:
+        return (self.dense, self.lexical)
+
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / "chunks.jsonl").open("w", encoding="utf-8") as fh:
@@ -184,8 +190,8 @@ class IndexStore:
         (directory / "documents.json").write_text(
             json.dumps([d.to_dict() for d in self.documents.values()], ensure_ascii=False, indent=1), encoding="utf-8"
         )
-        self.dense.save(directory)
-        self.lexical.save(directory)
+        for backend in self.backends:
+            backend.save(directory)
         manifest = {**self.manifest, "files": file_digests(directory, skip=MANIFEST)}
         (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         self.manifest, self.path = manifest, directory
