@@ -16,10 +16,11 @@ import numpy as np
 from .cache import EmbeddingCache, text_key
 from .chunking import chunk_documents
 from .config import Settings
-from .corpus import CorpusError, corpus_files, load_corpus
+from .corpus import CorpusError, Document, corpus_files, load_corpus
 from .embedding import encode, load_encoder
 from .hashing import sha256_file
 from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest
+from .statute import file_date, supersessions
 from .text import tokenize
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     except IndexUnavailable:
         previous = {}
     docs, skipped = load_corpus(corpus_dir)
-    chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars)
+    docs = mark_versions(docs)
+    chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
+                                         settings.article_chunk_size)
     log.info("%d documents -> %d chunks", len(docs), len(chunks))
     texts = [c.embedding_text() for c in chunks]
     cache = EmbeddingCache.for_index(index_dir)
@@ -119,6 +122,15 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
         removed=sorted(set(previous) - set(digests)),
         embedded=embedded, reused=len(texts) - embedded,
     )
+
+
+def mark_versions(docs: list[Document]) -> list[Document]:
+    """Mark older versions of a law as superseded, and order current documents first so a
+    text both versions share is indexed (and cited) as the current version's."""
+    newer = supersessions([(d.doc_id, d.title, d.date, bool(file_date(d.path))) for d in docs])
+    for doc in docs:
+        doc.superseded_by = newer.get(doc.doc_id, "")
+    return sorted(docs, key=lambda d: bool(d.superseded_by))
 
 
 def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool) -> tuple[np.ndarray, int]:

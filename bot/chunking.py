@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .corpus import Document
+from .statute import statute_pieces, version_key
 from .text import match_form, to_simplified
 
 # Zero-width split points, tried in order: paragraph, sentence, clause, then between two
@@ -35,11 +36,19 @@ class Chunk:
     start: int
     end: int
     title: str
+    article: str = ""  # 第五十条, for passages of a statute
+    path: str = ""  # the chapter/section headings above the article
+    lead: str = ""  # the sentence that introduces a piece of a long article
+
+    def context(self) -> str:
+        """Where the passage sits, for a reader who sees it alone: path and lead sentence."""
+        return "\n".join(p for p in (self.path, self.lead and f"{self.article} {self.lead}……") if p)
 
     def embedding_text(self) -> str:
         """What the encoder and BM25 see: simplified script (traditional passages match
-        simplified questions far better), with the title giving the passage its context."""
-        return to_simplified(f"{self.title}\n{self.text}" if self.title else self.text)
+        simplified questions far better), with the title, chapter and lead sentence giving
+        the passage its context."""
+        return to_simplified("\n".join(p for p in (self.title, self.context(), self.text) if p))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,13 +65,28 @@ def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterText
     )
 
 
-def chunk_document(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: int) -> list[Chunk]:
-    """Chunks of one document with their offsets into ``doc.text`` (ids assigned later)."""
+def chunk_document(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: int,
+                   article_size: int = 0) -> list[Chunk]:
+    """Chunks of one document with their offsets into ``doc.text`` (ids assigned later).
+
+    A statute is cut one article per chunk (long articles at 款/项 boundaries); its
+    preamble (history lines) and any other document by length.
+    """
+    body_end, pieces = len(doc.text), []
+    if doc.statute and article_size:
+        pieces, body_end = statute_pieces(doc.text, article_size)
+    chunks = _split(doc, splitter, min_chars, doc.text[:body_end])
+    chunks += [Chunk(-1, doc.doc_id, doc.text[p.start:p.end], p.start, p.end, doc.title, p.article, p.path, p.lead)
+               for p in pieces]
+    return chunks
+
+
+def _split(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: int, text: str) -> list[Chunk]:
     chunks, cursor = [], 0
-    for piece in splitter.split_text(doc.text):
-        start = doc.text.find(piece, max(0, cursor - len(piece)))
+    for piece in splitter.split_text(text):
+        start = text.find(piece, max(0, cursor - len(piece)))
         if start < 0:
-            start = doc.text.find(piece)
+            start = text.find(piece)
         cursor = start + len(piece)
         if len(piece) < min_chars:
             continue
@@ -70,8 +94,10 @@ def chunk_document(doc: Document, splitter: RecursiveCharacterTextSplitter, min_
     return chunks
 
 
-def chunk_documents(docs: list[Document], chunk_size: int, chunk_overlap: int, min_chars: int) -> tuple[list[Chunk], int]:
-    """All chunks, numbered, with identical passages (after normalisation) kept once.
+def chunk_documents(docs: list[Document], chunk_size: int, chunk_overlap: int, min_chars: int,
+                    article_size: int = 0) -> tuple[list[Chunk], int]:
+    """All chunks, numbered, with identical passages (after normalisation) kept once: the
+    first document wins, so put current versions of a law before superseded ones.
 
     Returns the chunks and how many duplicates were dropped.
     """
@@ -80,8 +106,11 @@ def chunk_documents(docs: list[Document], chunk_size: int, chunk_overlap: int, m
     out: list[Chunk] = []
     dropped = 0
     for doc in docs:
-        for chunk in chunk_document(doc, splitter, min_chars):
-            key = hashlib.sha1(re.sub(r"\W", "", match_form(chunk.text)).encode()).hexdigest()
+        for chunk in chunk_document(doc, splitter, min_chars, article_size):
+            # an article repeated in another version of the same law is one passage; the same
+            # wording in two different laws is two citable articles
+            scope = version_key(doc.title) if chunk.article else ""
+            key = hashlib.sha1((scope + re.sub(r"\W", "", match_form(chunk.text))).encode()).hexdigest()
             if key in seen:
                 dropped += 1
                 continue

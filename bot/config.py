@@ -39,6 +39,7 @@ class Settings:
     chunk_size: int = 300
     chunk_overlap: int = 60
     min_chunk_chars: int = 12
+    article_chunk_size: int = 500  # a statute article up to this long is one passage; longer ones split at 款/项
     # retrieval: reciprocal-rank fusion of the dense and lexical rankings
     rrf_k: int = 60
     dense_weight: float = 1.0
@@ -47,6 +48,7 @@ class Settings:
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30
     region_weight: float = 1.0  # rerank bonus for documents of a region the question names
+    superseded_penalty: float = 1.5  # rerank malus for an older version of a law, in rank-1 RRF votes
     flat_index_max: int = 200_000  # above this many chunks FAISS switches from exact search to IVF
     ivf_nlist: int = 0  # IVF cells; 0 = sqrt(chunks)
     ivf_nprobe: int = 192  # cells searched per query: recall@10 vs latency, see bench/scale.py
@@ -95,6 +97,7 @@ class Settings:
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "min_chunk_chars": self.min_chunk_chars,
+            "article_chunk_size": self.article_chunk_size,
         }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from .formats import PAGE_MARK, read_docx, read_pdf, split_pages
+from .statute import doc_type_of, is_statute, region_of, version_dates
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class Document:
     path: str = ""
     sha256: str = ""
     extra: dict = field(default_factory=dict)
+    effective: str = ""  # date a statute takes effect (施行), when stated
+    statute: bool = False  # body is 第N条 articles: cut and cited by article
+    superseded_by: str = ""  # doc_id of the newer version of the same law
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -247,9 +251,15 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     clean, page_starts = split_pages(clean_text(body))
     urls = _URL.findall(body)
     title = _meta_str(meta, "title") or guess_title(body, clean)
+    statute = is_statute(clean)
+    if statute:  # a law's own history lines and title say its version, type and region
+        version, effective = version_dates(clean, path)
+        meta = {"date": version, "doc_type": doc_type_of(title), "region": region_of(title), **meta}
+    else:
+        effective = ""
     date = normalise_date(meta.get("date")) or normalise_date(_DATE.search(clean).group(0) if _DATE.search(clean) else "")
     source = _meta_str(meta, "source", "url", "link") or (urls[0] if urls else path)
-    known = {"title", "date", "source", "url", "link", "region", "doc_type", "type"}
+    known = {"title", "date", "source", "url", "link", "region", "doc_type", "type", "effective"}
     return Document(
         doc_id=doc_id,
         title=html.unescape(title).strip(),
@@ -259,6 +269,8 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
         region=_meta_str(meta, "region") or guess_region(title + "\n" + clean),
         doc_type=_meta_str(meta, "doc_type", "type") or "",
         path=path,
+        effective=normalise_date(meta.get("effective")) or effective,
+        statute=statute,
         sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
         extra={
             **{k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in meta.items() if k not in known},

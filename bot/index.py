@@ -27,7 +27,7 @@ from .hashing import file_digests
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "current"
 MANIFEST = "manifest.json"
 

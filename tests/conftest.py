@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
+SHIPPED = ROOT / "corpus"
+# Laws beside the news pages in the session index: two versions of one regulation (version
+# ranking), a law and its regulation (two-article answers) and a local regulation. The full
+# law shelf takes minutes to embed, so tests use this part of it.
+TEST_LAWS = ["专利法(2020-10-17).md", "专利法实施细则(2010-01-09).md", "专利法实施细则(2023-12-11).md",
+             "山东省专利条例(2013-08-01).md"]
+_WORK = Path(tempfile.mkdtemp(prefix="ipbot-test-corpora-"))
+atexit.register(shutil.rmtree, _WORK, True)
+CORPUS = _WORK / "news"  # the five shipped news and policy pages
+TEST_CORPUS = _WORK / "mixed"  # the news pages and TEST_LAWS under laws/
+for _dest in (CORPUS, TEST_CORPUS):
+    _dest.mkdir()
+    for _src in SHIPPED.glob("*.*"):
+        shutil.copy2(_src, _dest / _src.name)
+(TEST_CORPUS / "laws").mkdir()
+for _name in TEST_LAWS:
+    shutil.copy2(SHIPPED / "laws" / _name, TEST_CORPUS / "laws" / _name)
 DEV_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 OWN_SET = ROOT / "eval" / "questions.jsonl"
 
@@ -39,7 +57,7 @@ def index_dir(tmp_path_factory, encoder, settings) -> Path:
     from bot import build_index
 
     path = tmp_path_factory.mktemp("index")
-    build_index(CORPUS, path, settings=settings, progress=False)
+    build_index(TEST_CORPUS, path, settings=settings, progress=False)
     return path
 
 

@@ -16,7 +16,7 @@ from bot.build import stale_reason
 from bot.evaluation import evaluate
 from bot.index import CURRENT, resolve_build
 
-from conftest import CORPUS, ROOT, run_cli
+from conftest import CORPUS, ROOT, TEST_CORPUS, run_cli
 
 
 def test_manifest_records_how_the_index_was_built(retriever):
@@ -102,8 +102,8 @@ def test_missing_index_message(tmp_path):
 
 
 def test_staleness(index_dir, settings, tmp_path):
-    assert stale_reason(CORPUS, index_dir, settings) is None
-    assert stale_reason(CORPUS, index_dir, settings.replace(chunk_size=400)) == "index settings or model changed"
+    assert stale_reason(TEST_CORPUS, index_dir, settings) is None
+    assert stale_reason(TEST_CORPUS, index_dir, settings.replace(chunk_size=400)) == "index settings or model changed"
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
     (corpus / "new.txt").write_text("威海市对发明专利给予资助，每件5000元。", encoding="utf-8")

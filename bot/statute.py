@@ -1,0 +1,358 @@
+"""Statute structure: articles (条), their paragraphs (款) and items (项), chapter paths,
+version metadata and article references.
+
+Laws, regulations and judicial interpretations are cited by article, so they are cut one
+article per passage instead of by length. Everything here is pure text logic: the cleaned
+document text goes in, spans and metadata come out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_NUM = "零〇一二两三四五六七八九十百千0-9０-９"
+ARTICLE_START = re.compile(rf"^第([{_NUM}]+)条(?:之([一二三四五六七八九十]+))?(?=[\s\u3000]|$|[^\s])")
+HEADING = re.compile(rf"^第([{_NUM}]+)(编|分编|章|节)(?:[\s\u3000]*)(\S.{{0,40}})?$")
+_BARE_HEADINGS = re.compile(r"^(总[\s\u3000]*则|附[\s\u3000]*则|分[\s\u3000]*则)$")
+ITEM_START = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
+_DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_FILE_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2})\)")
+_END = "。；;：:！？"
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def cn_number(text: str) -> int:
+    """``五十`` -> 50, ``一百零二`` -> 102, ``86`` -> 86 (0 when unreadable)."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isdigit():
+        return int(text)
+    total, digit = 0, 0
+    for ch in text:
+        if ch in _DIGITS:
+            digit = _DIGITS[ch]
+        elif ch in _UNITS:
+            total += (digit or 1) * _UNITS[ch]
+            digit = 0
+        else:
+            return 0
+    return total + digit
+
+
+def cn_numeral(n: int) -> str:
+    """50 -> ``五十``, 102 -> ``一百零二``, 10 -> ``十`` (as articles are numbered)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    if n < 100:
+        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    if n < 1000:
+        rest = n % 100
+        tail = "" if not rest else ("零" + cn_numeral(rest) if rest < 10 else (("一" if rest < 20 else "") + cn_numeral(rest)))
+        return digits[n // 100] + "百" + tail
+    return str(n)
+
+
+def article_label(number: int, sub: int = 0) -> str:
+    return f"第{cn_numeral(number)}条" + (f"之{cn_numeral(sub)}" if sub else "")
+
+
+@dataclass
+class Paragraph:
+    start: int
+    end: int
+    item: int = 0  # 项 number when the paragraph is an enumerated item, else 0
+
+
+@dataclass
+class Article:
+    number: int
+    sub: int  # 之N
+    path: tuple[str, ...]  # enclosing 编/章/节 headings
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return article_label(self.number, self.sub)
+
+    @property
+    def start(self) -> int:
+        return self.paragraphs[0].start
+
+    @property
+    def end(self) -> int:
+        return self.paragraphs[-1].end
+
+
+@dataclass
+class Piece:
+    """One passage of a statute: a whole article, or part of a long one."""
+
+    start: int
+    end: int
+    article: str  # 第五十条 ("" for the preamble)
+    path: str  # 第五章 专利实施的特别许可
+    lead: str  # the article's lead sentence when the piece does not start with it
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for part in re.split(r"(\n\s*\n)", text):
+        if part.strip() and not re.fullmatch(r"\n\s*\n", part):
+            lead = len(part) - len(part.lstrip())
+            spans.append((pos + lead, pos + len(part.rstrip())))
+        pos += len(part)
+    return spans
+
+
+def is_heading(line: str) -> bool:
+    line = line.strip()
+    if len(line) > 40 or (line and line[-1] in _END):
+        return False
+    return bool(HEADING.match(line) or _BARE_HEADINGS.match(line))
+
+
+def parse_articles(text: str) -> list[Article]:
+    """Articles in document order, each with its heading path and paragraph spans.
+
+    A heading ends the article before it; paragraphs that follow an article belong to it
+    (its further 款 and its 项) until the next article or heading.
+    """
+    headings: list[tuple[str, str]] = []  # (level, text)
+    articles: list[Article] = []
+    current: Article | None = None
+    for start, end in _paragraph_spans(text):
+        line = text[start:end]
+        if is_heading(line):
+            m = HEADING.match(line.strip())
+            level = m.group(2) if m else "章"
+            rank = ("编", "分编", "章", "节").index(level)
+            headings = [h for h in headings if ("编", "分编", "章", "节").index(h[0]) < rank]
+            headings.append((level, re.sub(r"[\s\u3000]+", " ", line.strip())))
+            current = None
+            continue
+        m = ARTICLE_START.match(line)
+        if m and cn_number(m.group(1)):
+            current = Article(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0,
+                              tuple(h[1] for h in headings), [Paragraph(start, end)])
+            articles.append(current)
+        elif current is not None:
+            item = ITEM_START.match(line)
+            current.paragraphs.append(Paragraph(start, end, cn_number(item.group(1)) if item else 0))
+    return articles
+
+
+def is_statute(text: str, min_articles: int = 3) -> bool:
+    """Statute-shaped: most of the body is 第N条 articles, numbered upwards from the first."""
+    articles = parse_articles(text)
+    if len(articles) < min_articles:
+        return False
+    covered = sum(a.end - a.start for a in articles)
+    ordered = sum(b.number >= a.number for a, b in zip(articles, articles[1:]))
+    return covered >= 0.5 * len(text.strip()) and ordered >= 0.8 * (len(articles) - 1)
+
+
+def first_sentence(text: str) -> str:
+    m = re.match(r"[^。；：:]*[。；：:]", text)
+    return (m.group(0) if m else text).strip()
+
+
+def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], int]:
+    """One piece per article; an article longer than ``chunk_size`` is split at 款/项
+    boundaries, and every later piece carries the sentence that introduces it.
+
+    Returns the pieces and where the articles begin (text before it is the preamble).
+    """
+    articles = parse_articles(text)
+    pieces: list[Piece] = []
+    for art in articles:
+        path = " › ".join(art.path)
+        if art.end - art.start <= chunk_size:
+            pieces.append(Piece(art.start, art.end, art.label, path, ""))
+            continue
+        article_lead = first_sentence(_strip_label(text[art.start:art.paragraphs[0].end]))
+        group: list[Paragraph] = []
+        intro, lead = "", ""  # intro: the 款 that introduces the items that follow it
+        for para in art.paragraphs:
+            if group and para.end - group[0].start > chunk_size:
+                pieces.append(Piece(group[0].start, group[-1].end, art.label, path, lead))
+                group = []
+            if not group:  # a piece that does not open the article says what it continues
+                lead = "" if para is art.paragraphs[0] else (intro if para.item and intro else article_lead)
+            if not para.item:
+                intro = _intro_sentence(_strip_label(text[para.start:para.end]))
+            group.append(para)
+        if group:
+            pieces.append(Piece(group[0].start, group[-1].end, art.label, path, lead))
+    return pieces, (articles[0].start if articles else len(text))
+
+
+def _strip_label(text: str) -> str:
+    return ARTICLE_START.sub("", text, count=1).lstrip(" \u3000")
+
+
+def _intro_sentence(paragraph: str) -> str:
+    """The sentence that introduces a list (ends with a colon), else the first sentence."""
+    m = re.search(r"[^。；;]*[：:]\s*$", paragraph)
+    return m.group(0).strip() if m else first_sentence(paragraph)
+
+
+# ---------------------------------------------------------------- metadata
+
+_PLACE = re.compile(r"^(.{2,3}?)(省|市|自治区|特别行政区)")
+_NATIONAL_BODIES = ("最高人民法院", "最高人民检察院", "国务院", "全国人民代表大会", "中华人民共和国")
+
+
+def doc_type_of(title: str) -> str:
+    """法律 / 行政法规 / 司法解释 / 地方性法规 / 部门规章, from the title's form."""
+    t = re.sub(r"\s+", "", title)
+    if t.startswith(("最高人民法院", "最高人民检察院")):
+        return "司法解释"
+    if _PLACE.match(t) and not t.startswith(_NATIONAL_BODIES):
+        return "地方性法规"
+    if t.startswith("全国人民代表大会") or (t.startswith("中华人民共和国") and t.endswith("法")):
+        return "法律"
+    if t.endswith("办法") and not t.startswith("国务院"):
+        return "部门规章"
+    return "行政法规"
+
+
+def region_of(title: str) -> str:
+    """The province or city a local regulation's title names, else 全国."""
+    m = _PLACE.match(re.sub(r"\s+", "", title))
+    if m and not title.startswith(_NATIONAL_BODIES):
+        return m.group(1)
+    return "全国"
+
+
+def _iso(m: re.Match) -> str:
+    y, mo, d = (int(g) for g in m.groups())
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+def version_dates(text: str, path: str = "") -> tuple[str, str]:
+    """(version date, effective date) of a statute.
+
+    The version date is the date in the file name when there is one, else the latest
+    adoption/amendment date in the history lines before the first article; the effective
+    date is the one on a 施行 line.
+    """
+    articles = parse_articles(text)
+    preamble = text[: articles[0].start] if articles else text[:2000]
+    version, effective = "", ""
+    for line in preamble.splitlines():
+        m = _DATE.search(line)
+        if not m:
+            continue
+        if "施行" in line and len(line) < 40:
+            effective = max(effective, _iso(m))
+        else:
+            version = max(version, _iso(m))
+    version = file_date(path) or version
+    if not effective:
+        # "本法自…起施行" in the last articles: the original date, so only when this version is not newer
+        m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", text)
+        found = _iso(_DATE.search(m.group(1))) if m else ""
+        effective = found if found >= version else ""
+    return version or effective, effective
+
+
+def file_date(path: str) -> str:
+    """The version date a file name carries: ``专利法(2020-10-17).md`` -> 2020-10-17."""
+    m = _FILE_DATE.search(path or "")
+    return m.group(1) if m else ""
+
+
+def version_key(title: str) -> str:
+    """Titles equal up to dates, parenthesised years and spacing name versions of one law."""
+    t = unicodedata.normalize("NFKC", title)
+    t = re.sub(r"[(（][^()（）]*\d{4}[^()（）]*[)）]", "", t)
+    t = re.sub(r"[\s、，,·]+", "", t)
+    return t
+
+
+def book_title(title: str) -> str:
+    """A title in 书名号, as citations write it: 《中华人民共和国专利法》."""
+    return title if title.startswith("《") else f"《{title}》"
+
+
+def short_title(title: str) -> str:
+    """How people name a law: 《中华人民共和国专利法》 -> 专利法."""
+    t = re.sub(r"^中华人民共和国", "", re.sub(r"\s+", "", title))
+    return t.strip("《》")
+
+
+# ---------------------------------------------------------------- article references
+
+_REF = re.compile(
+    rf"(?:《?([\u4e00-\u9fff]{{1,30}}?(?:法|条例|细则|规定|解释|办法))》?\s*)?第\s*([{_NUM}]+)\s*条(?:之([一二三四五六七八九十]+))?"
+    rf"(?:\s*第\s*([{_NUM}]+)\s*款)?(?:\s*第\s*[（(]?([{_NUM}]+)[)）]?\s*项)?"
+    rf"|([\u4e00-\u9fff]{{1,30}}?(?:法|条例|细则|规定|解释|办法))\s*([0-9０-９]+)\s*条"
+)
+
+
+@dataclass
+class ArticleRef:
+    law: str  # as written in the question ("专利法", "实施细则"), may be ""
+    number: int
+    sub: int = 0
+    paragraph: int = 0  # 款
+    item: int = 0  # 项
+
+    @property
+    def label(self) -> str:
+        return article_label(self.number, self.sub)
+
+
+def article_refs(question: str) -> list[ArticleRef]:
+    """Article references in a question: 专利法第五十条, 专利法第50条, 实施细则86条, 商标法第十条第一款."""
+    refs = []
+    for m in _REF.finditer(unicodedata.normalize("NFKC", question)):
+        if m.group(2):
+            law, number = m.group(1) or "", cn_number(m.group(2))
+            sub = cn_number(m.group(3)) if m.group(3) else 0
+            para = cn_number(m.group(4)) if m.group(4) else 0
+            item = cn_number(m.group(5)) if m.group(5) else 0
+        else:
+            law, number, sub, para, item = m.group(6), cn_number(m.group(7)), 0, 0, 0
+        law = re.sub(r"^(请问|我想问|问一下|查一下|看看|关于|根据|按照|依照|依据)", "", law)
+        if number:
+            refs.append(ArticleRef(law, number, sub, para, item))
+    return refs
+
+
+def law_matches(ref_law: str, title: str) -> float:
+    """How well a law named in a question fits a document title (0 = not at all).
+
+    An exact short title fits best; a name that is a contiguous part of the title
+    (实施细则 in 专利法实施细则) fits less; the score prefers the shortest such title.
+    """
+    if not ref_law:
+        return 0.0
+    want = short_title(ref_law)
+    have = short_title(version_key(title))
+    if want == have:
+        return 1.0
+    if want in have:
+        return 0.5 * len(want) / len(have)
+    return 0.0
+
+
+def supersessions(docs: list[tuple[str, str, str, bool]]) -> dict[str, str]:
+    """``{old doc_id: newest doc_id}`` for documents ``(doc_id, title, date, dated_by_name)``
+    that are versions of one law; the newest date wins, then a date in the file name."""
+    groups: dict[str, list[tuple[str, str, str, bool]]] = {}
+    for item in docs:
+        groups.setdefault(version_key(item[1]), []).append(item)
+    out = {}
+    for versions in groups.values():
+        if len(versions) < 2:
+            continue
+        newest = max(versions, key=lambda v: (v[2], v[3], v[0]))
+        out.update({v[0]: newest[0] for v in versions if v is not newest})
+    return out

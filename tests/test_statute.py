@@ -1,0 +1,179 @@
+"""Statute structure: articles, 款/项, chapter paths, long articles, versions, references,
+and statute-shaped DOCX/PDF files; citations through the API."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.build import mark_versions
+from bot.chunking import chunk_documents
+from bot.corpus import load_corpus, parse_document
+from bot.statute import article_refs, cn_number, cn_numeral, doc_type_of, parse_articles, region_of, version_dates
+
+from conftest import CORPUS, SHIPPED
+
+LAW = """# 某某保护条例
+
+2010年1月9日 通过
+
+2023年12月11日 第三次修订
+
+2024年1月20日 施行
+
+## 第一章 总则
+
+第一条 为了保护权利人，制定本条例。
+
+第二条 本条例所称权利，是指依法取得的权利。
+
+## 第二章 许可
+
+### 第一节 一般规定
+
+第三条 权利人可以许可他人使用。
+
+第三条之一 有下列情形之一的，不得许可：
+
+（一）权利已经终止的；
+
+（二）权利被质押，未经质权人同意的；
+
+（三）其他情形。
+
+许可应当书面进行。
+
+## 第三章 附则
+
+第四条 本条例自2024年1月20日起施行。
+"""
+
+
+def test_numerals_round_trip():
+    for n in (1, 10, 11, 20, 50, 86, 100, 101, 110, 119, 150):
+        assert cn_number(cn_numeral(n)) == n
+    assert cn_numeral(50) == "五十" and cn_numeral(101) == "一百零一" and cn_numeral(110) == "一百一十"
+    assert cn_number("86") == 86 and cn_number("８６") == 86
+
+
+def test_articles_paths_items_and_zhiyi():
+    doc = parse_document(LAW, "law", "laws/law.md")
+    arts = parse_articles(doc.text)
+    assert [a.label for a in arts] == ["第一条", "第二条", "第三条", "第三条之一", "第四条"]
+    zhiyi = arts[3]
+    assert zhiyi.path == ("第二章 许可", "第一节 一般规定")
+    assert [p.item for p in zhiyi.paragraphs] == [0, 1, 2, 3, 0]  # 款, three 项, 款
+    assert arts[4].path == ("第三章 附则",)
+    assert doc.statute and doc.title == "某某保护条例"
+    assert doc.date == "2023-12-11" and doc.effective == "2024-01-20"  # latest amendment, not the first date
+
+
+def test_one_passage_per_article_and_long_articles_keep_their_lead():
+    doc = parse_document(LAW, "law", "laws/law.md")
+    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=300)
+    by_article = {c.article: c for c in chunks if c.article}
+    assert set(by_article) == {"第一条", "第二条", "第三条", "第三条之一", "第四条"}
+    assert by_article["第三条之一"].text.startswith("第三条之一") and "（二）权利被质押" in by_article["第三条之一"].text
+    assert by_article["第三条之一"].path == "第二章 许可 › 第一节 一般规定"
+    # a small article size forces a split at 款/项 boundaries; later pieces carry the list's lead
+    pieces = [c for c in chunk_documents([doc], 300, 60, 5, article_size=40)[0] if c.article == "第三条之一"]
+    assert len(pieces) > 1
+    assert all(p.text.startswith("（") or p.text.startswith("第三条之一") or p.text.startswith("许可") for p in pieces)
+    assert all(p.lead == "有下列情形之一的，不得许可：" for p in pieces[1:] if p.text.startswith("（"))
+    assert all(p.article == "第三条之一" for p in pieces)
+    assert "有下列情形之一的" in pieces[1].embedding_text()
+
+
+def test_news_pages_keep_length_chunking():
+    docs, _ = load_corpus(CORPUS)
+    chunks, _ = chunk_documents(docs, 300, 60, 12, article_size=500)
+    assert chunks and not any(c.article for c in chunks)
+
+
+def test_shipped_law_metadata():
+    docs, skipped = load_corpus(SHIPPED / "laws")
+    assert not skipped and len(docs) == 73
+    by_name = {d.path: d for d in docs}
+    rules = by_name["专利法实施细则(2023-12-11).md"]
+    assert rules.title == "中华人民共和国专利法实施细则" and rules.date == "2023-12-11"  # not 2001-06-15
+    assert rules.doc_type == "行政法规" and rules.region == "全国"
+    assert by_name["专利法(2020-10-17).md"].doc_type == "法律"
+    assert by_name["青岛市专利保护规定(2011-11-25).md"].region == "青岛"
+    assert by_name["青岛市专利保护规定(2011-11-25).md"].doc_type == "地方性法规"
+    assert by_name["最高人民法院关于知识产权法庭若干问题的规定(2023-10-21).md"].doc_type == "司法解释"
+    assert by_name["山东省专利条例(2013-08-01).md"].effective == "2013-09-01"
+    current = {d.path: d for d in mark_versions(docs)}
+    assert current["专利法实施细则(2010-01-09).md"].superseded_by == rules.doc_id
+    assert not rules.superseded_by
+    assert current["最高人民法院关于知识产权法庭若干问题的规定(2018-12-28).md"].superseded_by
+    # different numbered interpretations (（二） and （三）) are different laws, not versions
+    assert not current["最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释（二）(2007-04-05).md"].superseded_by
+
+
+def test_title_patterns():
+    assert doc_type_of("上海市浦东新区建立高水平知识产权保护制度若干规定") == "地方性法规"
+    assert region_of("上海市浦东新区建立高水平知识产权保护制度若干规定") == "上海"
+    assert doc_type_of("集成电路布图设计行政执法办法") == "部门规章"
+    assert doc_type_of("国务院关于涉外知识产权纠纷处理的规定") == "行政法规"
+    assert version_dates("2001年6月15日 公布\n\n2010年1月9日 修订\n\n第一条 ……。", "x(2023-12-11).md")[0] == "2023-12-11"
+
+
+@pytest.mark.parametrize("question, law, number, para", [
+    ("专利法第五十条说的是什么", "专利法", 50, 0),
+    ("专利法第50条", "专利法", 50, 0),
+    ("实施细则86条是什么规定", "实施细则", 86, 0),
+    ("商标法第十条第一款", "商标法", 10, 1),
+    ("《著作权法》第二十四条", "著作权法", 24, 0),
+])
+def test_article_references(question, law, number, para):
+    ref = article_refs(question)[0]
+    assert (ref.law, ref.number, ref.paragraph) == (law, number, para)
+
+
+def test_statute_docx_and_pdf(tmp_path):
+    """A law arriving as Word or PDF is cut by article like a Markdown one."""
+    docx = pytest.importorskip("docx")
+    body = [line for line in LAW.splitlines() if line.strip() and not line.startswith("#")]
+    d = docx.Document()
+    d.add_heading("某某保护条例", 1)
+    for line in body:
+        d.add_paragraph(line.lstrip("# "))
+    d.save(tmp_path / "law.docx")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(tmp_path / "law.pdf"), pagesize=A4)
+    c.setFont("STSong-Light", 11)
+    y = 800
+    for line in ["某某保护条例", *[ln.lstrip("# ") for ln in body]]:
+        c.drawString(40, y, line)
+        y -= 18
+    c.save()
+    docs, skipped = load_corpus(tmp_path)
+    assert not skipped and len(docs) == 2
+    for doc in docs:
+        chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
+        labels = [ch.article for ch in chunks if ch.article]
+        assert labels == ["第一条", "第二条", "第三条", "第三条之一", "第四条"], (doc.path, labels)
+
+
+def test_citation_in_api(retriever):
+    hits = retriever.search("专利开放许可声明", k=5)
+    law = next(h for h in hits if h.article)
+    data = law.to_dict()
+    assert data["citation"] == f"《{law.title}》{law.article}"
+    assert data["article"].startswith("第") and data["doc_type"] and "path" in data
+
+
+def test_current_version_ranks_first(retriever):
+    hits = retriever.search("专利实施细则 专利权人与被许可人订立的专利实施许可合同备案", k=8)
+    rules = [h for h in hits if "实施细则" in h.title]
+    assert rules and not rules[0].superseded
+    assert all(not h.superseded for h in hits[:1])
+
+
+def test_superseded_text_is_marked(retriever):
+    old = [d for d in retriever.documents.values() if d.superseded_by]
+    assert old and all("实施细则" in d.title for d in old)
