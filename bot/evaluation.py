@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .statute import short_title
 from .text import match_form
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,20 @@ def load_questions(path: str | Path) -> list[dict]:
     return items
 
 
-def contains_evidence(text: str, evidence: list[str]) -> bool:
+def contains_evidence(text: str, evidence: list[str], every: bool = False) -> bool:
+    """Whether ``text`` holds one evidence string (``every``: all of them)."""
     norm = match_form(text)
-    return any(match_form(e) in norm for e in evidence)
+    found = (match_form(e) in norm for e in evidence)
+    return all(found) if every else any(found)
+
+
+def cites_article(hit, articles: list[str]) -> bool:
+    """Whether a hit is one of the gold articles, named like 专利法第五十条."""
+    return bool(hit.article) and f"{short_title(hit.title)}{hit.article}" in articles
+
+
+def is_relevant(hit, item: dict) -> bool:
+    return contains_evidence(hit.text, item.get("evidence") or []) or cites_article(hit, item.get("articles") or [])
 
 
 @dataclass
@@ -98,7 +110,7 @@ def evaluate(retriever, questions: list[dict], assistant=None, k: int = 5) -> Ev
             t0 = time.perf_counter()
             hits = retriever.search(question, k=k)
             rep.search_ms.append((time.perf_counter() - t0) * 1000)
-            rank = next((i + 1 for i, h in enumerate(hits) if contains_evidence(h.text, evidence)), None)
+            rank = next((i + 1 for i, h in enumerate(hits) if is_relevant(h, item)), None)
             for cutoff in rep.hits:
                 rep.hits[cutoff] += bool(rank and rank <= cutoff)
             rep.reciprocal_ranks.append(1 / rank if rank else 0.0)
@@ -119,8 +131,10 @@ def evaluate(retriever, questions: list[dict], assistant=None, k: int = 5) -> Ev
             if answer.answered:
                 rep.failures.append(f"{item.get('id')}: answered an unanswerable question: {question}")
             continue
-        ok_text = answer.answered and contains_evidence(answer.text, evidence)
-        ok_cite = any(contains_evidence(h.text, evidence) for h in answer.citations[:3])
+        # a question that needs two articles is answered only when both are quoted
+        shown = answer.text.replace("**", "")  # bold marks the figure; it is not part of the quote
+        ok_text = answer.answered and contains_evidence(shown, evidence, every=item.get("kind") == "two-article")
+        ok_cite = any(is_relevant(h, item) for h in answer.citations[:3])
         if len(turns) > 1:
             rep.followups += 1
             rep.followups_correct += ok_text

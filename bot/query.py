@@ -8,10 +8,11 @@ and the question frame of the turn before it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .corpus import REGIONS
-from .text import get_jieba, content_terms, to_simplified
+from .statute import ArticleRef, article_refs
+from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
@@ -30,12 +31,21 @@ _QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如�
 
 @dataclass
 class Question:
-    text: str
-    terms: list[str]
+    """A question analysed once; retrieval and answering read these fields, not the text."""
+
+    text: str  # as asked (stripped)
+    simple: str  # NFKC + simplified script: what matching works on
+    terms: list[str]  # topical terms, for coverage
     kind: str  # quantity | date | who | list | condition | other
     unit: str
     places: list[str]
     years: list[str]
+    refs: list[ArticleRef] = field(default_factory=list)  # 专利法第五十条 ...
+
+    @property
+    def tokens(self) -> list[str]:
+        """BM25 tokens of the question."""
+        return tokenize(self.simple)
 
 
 # Places people ask about that the corpus may not cover: provinces, large cities, abroad.
@@ -65,6 +75,8 @@ def places_in(text: str) -> list[str]:
 
 
 def analyse(text: str) -> Question:
+    """Read a question once: script, terms, what it asks for, places, years, article references."""
+    text = (text or "").strip()
     simple = to_simplified(text)
     if _DATE_Q.search(simple):
         kind = "date"
@@ -85,7 +97,7 @@ def analyse(text: str) -> Question:
     elif kind == "quantity":
         unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
-    return Question(text, content_terms(simple), kind, unit, places_in(simple), years)
+    return Question(text, simple, content_terms(simple), kind, unit, places_in(simple), years, article_refs(simple))
 
 
 def is_followup(question: str) -> bool:

@@ -17,8 +17,9 @@ from .config import Settings
 from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
-from .query import places_in
-from .text import content_terms, coverage, match_form, to_simplified, tokenize
+from .query import Question, analyse
+from .statute import book_title, law_matches
+from .text import coverage, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,20 @@ class Hit:
     lexical_score: float = 0.0  # BM25, 0 when the lexical side did not rank it
     coverage: float = 0.0  # weighted share of the question's terms found in the passage
     page: int | None = None  # PDF page where the passage starts
+    article: str = ""  # 第五十条, for a statute's passage
+    path: str = ""  # 第五章 专利实施的特别许可
+    lead: str = ""  # the sentence introducing this piece of a long article
+    doc_type: str = ""
+    effective: str = ""  # 施行 date of a statute, when stated
+    superseded: bool = False  # an older version of a law (已被新版本取代)
+
+    @property
+    def citation(self) -> str:
+        """How a user quotes the source: 《中华人民共和国专利法》第五十条, or the title."""
+        return f"{book_title(self.title)}{self.article}" if self.article else self.title
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "citation": self.citation}
 
 
 class Retriever:
@@ -107,36 +119,53 @@ class Retriever:
         ok_docs = {d.doc_id for d in store.documents.values() if _doc_passes(d, filters)}
         return np.fromiter((c.doc_id in ok_docs for c in store.chunks), dtype=bool, count=len(store.chunks))
 
-    def search(self, query: str, k: int = 5, filters: dict | None = None) -> list[Hit]:
-        """The ``k`` best passages for ``query``, best first."""
-        query = (query or "").strip()
-        if not query or k <= 0:
+    def search(self, query: str | Question, k: int = 5, filters: dict | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``query`` (text, or a question already analysed), best first."""
+        q = query if isinstance(query, Question) else analyse(query or "")
+        if not q.simple or k <= 0:
             return []
         s, store = self.settings, self.store  # one snapshot, even if reload() swaps the index meanwhile
         allowed = self.allowed_mask(filters, store)
         if allowed is not None and not allowed.any():
             return []
-        qvec = encode(self.encoder, [query], "query")[0]
+        qvec = encode(self.encoder, [q.simple], "query")[0]
         d_ids, d_scores = store.dense.search(qvec, s.candidates, allowed, nprobe=s.ivf_nprobe)
-        l_ids, l_scores = store.lexical.search(tokenize(query), s.candidates, allowed)
+        l_ids, l_scores = store.lexical.search(q.tokens, s.candidates, allowed)
         fused: dict[int, float] = {}
         for weight, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):
             for rank, cid in enumerate(ids.tolist()):
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         # Rerank the head by how much of the question each passage covers: rank fusion alone
         # lets a passage that shares the topic but not the asked-for year or term win.
-        terms = content_terms(query)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
-        cover = {cid: coverage(terms, match_form(store.chunks[cid].embedding_text())) for cid in head}
-        places = places_in(query)
+        cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text())) for cid in head}
+        vote = 1 / (s.rrf_k + 1)
         for cid in head:
-            fused[cid] += s.coverage_weight / (s.rrf_k + 1) * cover[cid]
-            if places and self._in_region(store, cid, places):
-                fused[cid] += s.region_weight / (s.rrf_k + 1)
+            fused[cid] += s.coverage_weight * vote * cover[cid]
+            if q.places and self._in_region(store, cid, q.places):
+                fused[cid] += s.region_weight * vote
+            if store.documents[store.chunks[cid].doc_id].superseded_by:
+                fused[cid] -= s.superseded_penalty * vote
         dense = dict(zip(d_ids.tolist(), d_scores.tolist()))
         lexical = dict(zip(l_ids.tolist(), l_scores.tolist()))
         best = sorted(head, key=lambda cid: (-fused[cid], -dense.get(cid, 0.0)))[:k]
         return [self._hit(store, cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
+
+    def find_law(self, name: str) -> list[str]:
+        """Current statutes whose title fits a law named in a question (专利法, 实施细则), best first."""
+        scored = [(law_matches(name, d.title), d.doc_id) for d in self.store.documents.values()
+                  if d.statute and not d.superseded_by]
+        best = max((sc for sc, _ in scored), default=0.0)
+        return [doc_id for sc, doc_id in scored if sc and sc == best]
+
+    def article(self, doc_id: str, label: str) -> list[Hit]:
+        """The passages of one article (several when a long article was split), in order."""
+        store = self.store
+        return [self._hit(store, cid, 1.0, 0.0, 0.0, 1.0) for cid, c in enumerate(store.chunks)
+                if c.doc_id == doc_id and c.article == label]
+
+    def article_count(self, doc_id: str) -> int:
+        return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
 
     @staticmethod
     def _in_region(store: IndexStore, cid: int, places: list[str]) -> bool:
@@ -154,6 +183,8 @@ class Retriever:
             score=score, chunk_id=cid, start=chunk.start, end=chunk.end, region=doc.region,
             dense_score=dense, lexical_score=lexical, coverage=cover,
             page=page_at(doc.extra["page_starts"], chunk.start) if doc.extra.get("page_starts") else None,
+            article=chunk.article, path=chunk.path, lead=chunk.lead, doc_type=doc.doc_type, effective=doc.effective,
+            superseded=bool(doc.superseded_by),
         )
 
 

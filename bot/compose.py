@@ -1,0 +1,105 @@
+"""Answer composition: the chosen quotes as Markdown with [n] markers, the asked figure or
+condition in bold, and the article a user can cite (《中华人民共和国专利法》第五十条)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .query import Question
+from .retrieval import Hit
+from .selection import Candidate
+from .statute import cn_numeral
+
+# "对<condition>的…给予…": who or what a measure applies to
+_CONDITION_OF = re.compile(r"对([^，。；]{2,60}?)的?(?:择优|分别)?(?:给予|予以|实施|提供|按)")
+SUPERSEDED_NOTE = "注意：以上条文出自已被新版本取代的版本，现行版本中未找到相同内容，请核对现行文本。"
+
+
+@dataclass
+class Quote:
+    """One quoted passage: which citation it comes from and where it sits in the passage."""
+
+    citation: int  # 1-based [n] marker
+    sentence: str
+    start: int  # offsets into the cited Hit's text
+    end: int
+    cite_as: str = ""  # 《…》第八十六条第（四）项, for statute quotes
+
+
+@dataclass
+class Answer:
+    text: str  # Markdown with [n] markers
+    citations: list[Hit]
+    answered: bool
+    quotes: list[Quote] = field(default_factory=list)
+    query: str = ""  # the question as understood (follow-ups resolved)
+    notice: str = ""  # e.g. why the LLM was not used
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text, "answered": self.answered, "query": self.query, "notice": self.notice,
+            "citations": [h.to_dict() for h in self.citations], "quotes": [asdict(q) for q in self.quotes],
+        }
+
+
+def cite_as(hit: Hit, item: int = 0) -> str:
+    """《…》第八十六条, with 第（四）项 when the quote is a single item of a list."""
+    return hit.citation + (f"第（{cn_numeral(item)}）项" if item and hit.article else "")
+
+
+def citation_order(hits: list[Hit], chosen: list[Candidate], minimum: int) -> list[int]:
+    """Quoted hits first, then the next best up to ``minimum`` sources."""
+    order: list[int] = []
+    for c in chosen:
+        if c.hit_index not in order:
+            order.append(c.hit_index)
+    for i in range(len(hits)):
+        if len(order) >= max(minimum, len(order)):
+            break
+        if i not in order:
+            order.append(i)
+    return order
+
+
+def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], citations: int) -> Answer:
+    order = citation_order(hits, chosen, citations)
+    marker = {hit_index: n for n, hit_index in enumerate(order, 1)}
+    lines = []
+    several = len({hits[c.hit_index].doc_id for c in chosen}) > 1
+    statute = bool(hits[chosen[0].hit_index].article)
+    if q.kind == "condition" and not statute:
+        m = _CONDITION_OF.search(chosen[0].sentence)
+        if m:
+            lines.append(f"适用条件：**{m.group(1)}**")
+    if q.kind in ("quantity", "date"):
+        figures = [(c.figure, marker[c.hit_index]) for c in chosen if c.figure]
+        if len(figures) > 1 and not statute:
+            lines.append("；".join(f"**{fig}** [{n}]" for fig, n in figures))
+        elif figures:
+            lines.append(f"**{figures[0][0]}**")
+    for c in chosen:
+        hit = hits[c.hit_index]
+        n = marker[c.hit_index]
+        if hit.article:
+            lines.append(f"依据{cite_as(hit, c.item)} [{n}]：")
+            lines.append(f"> {_bold_focus(q, c)} [{n}]")
+        else:
+            source = f"（{hit.title}，{hit.date or '日期不详'}）" if several else ""
+            lines.append(f"> {c.sentence} [{n}]{source}")
+    if several and q.kind == "quantity" and not statute:
+        lines.append("不同来源的数字口径或年份不同，请按日期和出处引用。")
+    if statute and all(hits[c.hit_index].superseded for c in chosen):
+        lines.append(SUPERSEDED_NOTE)
+    quotes = [Quote(marker[c.hit_index], c.sentence, c.start, c.end, cite_as(hits[c.hit_index], c.item)) for c in chosen]
+    return Answer("\n\n".join(lines), [hits[i] for i in order], True, quotes, query=query)
+
+
+def _bold_focus(q: Question, c: Candidate) -> str:
+    """A condition question bolds the item or clause that states the condition, inside the
+    quoted article; other questions get no bold inside the statute text."""
+    text = c.sentence.replace("\n\n", "\n").replace("\n", " ")
+    focus = c.focus.strip()
+    if q.kind == "condition" and focus and focus != c.sentence.strip() and focus in text:
+        return text.replace(focus, f"**{focus}**", 1)
+    return text

@@ -1,0 +1,36 @@
+"""When not to answer: weak evidence, a place or year the quoted passages are not about, or a
+key term the corpus never mentions. Saying "not covered" beats quoting something related."""
+
+from __future__ import annotations
+
+from .query import ATTRIBUTE_UNITS, Question
+from .retrieval import Hit, Retriever
+from .selection import Candidate
+from .text import is_noun, match_form, term_weight
+
+MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
+MSG_NEAREST = "以下段落可能相关，供参考："
+
+
+def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate], penalty: float) -> float:
+    """The best quote's score, less the share of the question's nouns that the corpus never
+    mentions (赔偿标准, 滞纳金...): on those the corpus cannot be the source."""
+    if not chosen:
+        return 0.0
+    # an attribute the corpus words differently (面积 -> 平方米) is answered by a figure in its unit
+    answered = {t for t, unit in ATTRIBUTE_UNITS.items() if unit in chosen[0].figure}
+    nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered]
+    missing = retriever.unknown_terms(nouns)
+    total = sum(term_weight(t) for t in q.terms) or 1.0
+    return chosen[0].score - penalty * sum(term_weight(t) for t in missing) / total
+
+
+def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool:
+    """A question about a place the quoted passage is not about, or a year no retrieved
+    passage mentions, is not answered by the corpus, however well the rest matches."""
+    best = hits[chosen[0].hit_index]
+    about = match_form(best.title + best.text + best.region)
+    if q.places and not any(p in about for p in q.places):
+        return True
+    seen = "".join(match_form(h.title + h.text + h.date) for h in hits[:5])
+    return any(y not in seen for y in q.years)

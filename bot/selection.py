@@ -1,0 +1,223 @@
+"""Answer selection: which sentence, clause, article or item of the retrieved passages
+answers the question.
+
+News and policy pages are read sentence by sentence (the figures of Chinese reports live in
+semicolon-separated clauses); a statute's passage is read by 款 and 项, so an answer can quote
+a whole short article, or the sentence that introduces a list plus the one item that applies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .query import Question
+from .retrieval import Hit
+from .statute import ITEM_START, cn_number
+from .text import coverage, match_form, phrase_share, term_weight, to_simplified
+
+_SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
+_CLAUSE = re.compile(r"[^；;]+[；;]?")
+_CN_NUM = "一二三四五六七八九十百千万两半"
+FIGURE = re.compile(
+    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:\d[\d,，.]*|[" + _CN_NUM + r"]+)\s*(?:万|亿|千|百)?\s*"
+    r"(?:个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
+)
+DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
+_ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
+_CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
+_YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
+WHOLE_ARTICLE_MAX = 260  # a statute passage up to this long is quoted whole
+LONG_SENTENCE = 160
+
+
+@dataclass
+class Candidate:
+    """A quotable span of one hit, with how well it answers the question."""
+
+    hit_index: int
+    sentence: str  # what is quoted (may join a lead sentence and a clause with ……)
+    start: int  # span in the hit's text that is highlighted
+    end: int
+    score: float
+    figure: str
+    item: int = 0  # 项 number when the quote is one item of a list
+    focus: str = ""  # the clause or item that answers, inside ``sentence``
+
+
+def split_sentences(text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Sentences as ``(start, end, clauses)``; spans exclude surrounding whitespace."""
+    out = []
+    for m in _SENTENCE.finditer(text):
+        start, end = _strip_span(text, m.start(), m.end())
+        if start >= end:
+            continue
+        clauses = [_strip_span(text, start + c.start(), start + c.end()) for c in _CLAUSE.finditer(text[start:end])]
+        out.append((start, end, [c for c in clauses if c[0] < c[1]] or [(start, end)]))
+    return out
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _score(q: Question, own_text: str, context: str, clause: str, rank: int) -> float:
+    own = coverage(q.terms, own_text)
+    ctx = coverage(q.terms, context)
+    return 0.7 * own + 0.3 * ctx + 0.15 * phrase_share(q.terms, own_text) + type_bonus(q, clause) + 0.08 / (rank + 1)
+
+
+def candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
+    return statute_candidates(q, rank, hit) if hit.article else sentence_candidates(q, rank, hit)
+
+
+def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
+    """Every clause of a news or policy passage. A clause inherits the terms of its
+    sentence's first clause (where reports put the year and the place) and of the title."""
+    title = match_form(hit.title)
+    # the place a question names is satisfied by the document being about it ("全市" in a 烟台 report)
+    where = "".join(p for p in q.places if p in match_form(hit.title + hit.region))
+    out = []
+    for sent_start, sent_end, clauses in split_sentences(hit.text):
+        sentence = hit.text[sent_start:sent_end]
+        lead_start, lead_end = clauses[0]
+        lead = hit.text[lead_start:lead_end]
+        for start, end in clauses:
+            clause = hit.text[start:end]
+            own_text = where + match_form(clause if start == lead_start else lead + clause)
+            score = _score(q, own_text, title + match_form(sentence), clause, rank)
+            if start != lead_start and sent_end - sent_start > LONG_SENTENCE:
+                shown = f"{lead.rstrip('；;')}……{clause}"
+            else:
+                shown, start, end = sentence, sent_start, sent_end
+            score -= 0.1 * (len(shown) > 260)
+            score -= 0.05 * (shown.rstrip("”’」』）)")[-1:] not in "。！？!?；;")  # a heading, not a sentence
+            out.append(Candidate(rank, shown, start, end, score, key_figure(q, clause), focus=clause))
+    return out
+
+
+def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
+    """Each 款 and 项 of an article's passage. A short article is quoted whole; an item is
+    quoted with the sentence that introduces its list, so the condition reads complete."""
+    context = match_form(f"{hit.title}{hit.path}{hit.lead}{hit.text}")
+    whole = len(hit.text) <= WHOLE_ARTICLE_MAX
+    out = []
+    intro = hit.lead
+    for start, end in _paragraphs(hit.text):
+        para = hit.text[start:end]
+        item = ITEM_START.match(para)
+        own_text = match_form((intro + para) if item else (hit.lead + para))
+        score = _score(q, own_text, context, para, rank)
+        if whole:
+            shown, s, e = hit.text, 0, len(hit.text)
+        elif item and intro:
+            shown, s, e = f"{intro}……{para}", start, end
+        else:
+            shown, s, e = para, start, end
+        score -= 0.1 * (len(shown) > 400)
+        out.append(Candidate(rank, shown, s, e, score, key_figure(q, para),
+                             item=cn_number(item.group(1)) if item else 0, focus=para))
+        if not item:
+            intro = _introduces_list(para) or intro
+    return out
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for part in text.split("\n"):
+        s, e = _strip_span(text, pos, pos + len(part))
+        if s < e:
+            spans.append((s, e))
+        pos += len(part) + 1
+    return spans
+
+
+def _introduces_list(paragraph: str) -> str:
+    m = re.search(r"[^。；;]*[：:]\s*$", paragraph)
+    if not m:
+        return ""
+    return re.sub(r"^第[^条]{1,8}条(之[一二三四五六七八九十]+)?[\s\u3000]*", "", m.group(0).strip())
+
+
+def type_bonus(q: Question, clause: str) -> float:
+    """How well a clause has the kind of content the question asks for."""
+    simple = to_simplified(clause)
+    if q.kind == "quantity":
+        figures = [m.group() for m in FIGURE.finditer(simple)]
+        if not figures:
+            return -0.15
+        if q.unit:  # the asked unit (家, 元, %...) must be there
+            return 0.15 if any(q.unit in f for f in figures) else -0.1
+        return 0.08
+    if q.kind == "date":
+        return 0.15 if DATE.search(simple) else -0.1
+    if q.kind == "condition":
+        return 0.1 if _CONDITION.search(clause) else 0.0
+    if q.kind == "list":
+        return 0.1 if clause.count("、") >= 2 else 0.0
+    if q.kind == "who":
+        return 0.25 if _ORG.search(clause) else -0.1
+    return 0.0
+
+
+def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int) -> list[Candidate]:
+    """The best candidate, then the others an answer needs: figures from other sources, the
+    rest of a list, or a second article (a law and its implementing regulation)."""
+    cands = sorted(cands, key=lambda c: -c.score)
+    if not cands:
+        return []
+    best = cands[0]
+    chosen = [best]
+    for c in cands[1:]:
+        if len(chosen) >= max_quotes:
+            break
+        same_doc = hits[c.hit_index].doc_id == hits[best.hit_index].doc_id
+        if hits[best.hit_index].article:
+            # another statute answering together: a different law (its regulation, an interpretation)
+            if hits[c.hit_index].article and not same_doc and not hits[c.hit_index].superseded \
+                    and all(hits[o.hit_index].doc_id != hits[c.hit_index].doc_id for o in chosen) \
+                    and c.score >= best.score * 0.85 and c.hit_index <= 3:
+                chosen.append(c)
+            continue
+        if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):
+            continue
+        if q.kind == "quantity" and c.figure and c.score >= best.score * (0.85 if not same_doc else 0.95):
+            chosen.append(c)
+        elif q.kind == "list" and same_doc and c.score >= best.score * 0.85:
+            chosen.append(c)
+    return chosen
+
+
+def key_figure(q: Question, clause: str) -> str:
+    """The figure (or, for date questions, the date) closest to the question's terms.
+
+    Matching runs on the simplified text (萬/億 read as 万/亿) and the figure is returned as
+    written in the original where the two line up."""
+    simple = to_simplified(clause)
+    if q.kind == "date":
+        matches = list(DATE.finditer(simple))
+    else:
+        # a bare year is context, not the figure asked for
+        matches = [m for m in FIGURE.finditer(simple) if not _YEAR_FIGURE.match(m.group().strip())]
+        if q.unit:
+            matches = [m for m in matches if q.unit in m.group()] or matches
+    if not matches:
+        return ""
+    occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms for m in re.finditer(re.escape(t), simple)]
+
+    def closeness(m: re.Match) -> float:
+        # Chinese puts the figure after what it counts ("高层次人才突破10万人"): a term just
+        # before the figure binds tighter than one after it
+        score = 0.0
+        for start, end, weight in occurrences:
+            gap = m.start() - end if end <= m.start() else 3 * max(0, start - m.end())
+            score += weight / (1 + gap)
+        return score
+
+    best = max(matches, key=closeness)
+    same_length = len(simple) == len(clause)
+    return (clause[best.start() : best.end()] if same_length else best.group()).strip()
