@@ -1,6 +1,7 @@
 """Start the web chat: ``python app.py [--host 127.0.0.1] [--port 7860]``.
 
-Builds the index first when it is missing, stale (corpus or settings changed) or damaged.
+The page comes up at once; the index is loaded, or built when missing, stale (corpus or
+settings changed) or damaged, in the background while the page shows the progress.
 Binding to anything but loopback requires credentials in ``IPBOT_AUTH`` (``user:password``).
 """
 
@@ -12,13 +13,10 @@ import logging
 import os
 import sys
 
-from bot.answer import Assistant
-from bot.build import build_index, stale_reason
 from bot.cli import configure_logging
 from bot.config import Settings
 from bot.corpus import MAX_FILE_BYTES
-from bot.index import IndexUnavailable
-from bot.retrieval import Retriever
+from bot.service import Service
 from bot.webapp import CSS, build_ui
 
 log = logging.getLogger("ipbot.app")
@@ -31,18 +29,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def load_or_build(settings: Settings) -> Retriever:
-    reason = stale_reason(settings.corpus_dir, settings.index_dir, settings)
-    if reason is None:
-        try:
-            return Retriever.load(settings.index_dir, settings=settings)
-        except IndexUnavailable as exc:
-            reason = str(exc)
-    log.warning("building the index (%s) ...", reason)
-    print(build_index(settings.corpus_dir, settings.index_dir, settings=settings).summary(), flush=True)
-    return Retriever.load(settings.index_dir, settings=settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
-        retriever = load_or_build(settings)
-    except Exception as exc:  # a clear one-line reason, not a traceback
+    except ValueError as exc:  # a clear one-line reason, not a traceback
         print(f"error: cannot start: {exc}", file=sys.stderr)
         return 2
-    demo = build_ui(Assistant(retriever, settings=settings), settings)
-    print(f"ipbot ready on http://{args.host}:{args.port}", flush=True)
+    # the page comes up at once; the index loads (or builds, with progress on the page) meanwhile
+    demo = build_ui(Service(settings).start(), settings)
+    print(f"ipbot page on http://{args.host}:{args.port} (answers once the index is ready)", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, footer_links=["api"], show_error=False,
                 max_file_size=MAX_FILE_BYTES)
     return 0

@@ -30,6 +30,7 @@ MSG_TOO_LONG = "问题太长了（{n} 字）。请把问题精简到 {limit} 字
 MSG_NOT_A_QUESTION = "没能看懂这个问题。请用中文描述您想了解的知识产权政策，例如：“我的专利能不能申请维持费资助？”"
 MSG_NO_LAW = "资料库中没有找到《{law}》，无法查到它的{article}。"
 MSG_NO_ARTICLE = "{citation}没有{article}（资料库中的现行文本共{count}条）。"
+MSG_OTHER_VERSION = "资料库中的{citation}是 {date} 的版本，没有收录 {year} 年的版本，无法引用该版本的原文。"
 LOOKUP_MAX_CHARS = 1500
 
 
@@ -99,7 +100,11 @@ class Assistant:
         chosen = choose(q, hits, [c for i, hit in enumerate(hits) for c in candidates(q, i, hit)],
                         self.settings.answer_sentences)
         strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
-        if strength < self.settings.refuse_below or misses_anchor(q, hits, chosen):
+        # colloquial questions share few words with a statute's wording, so an article is
+        # trusted at a lower score; places, years and asked amounts still have to match
+        statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)
+        floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
+        if strength < floor or misses_anchor(q, hits, chosen):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)
 
@@ -109,10 +114,13 @@ class Assistant:
         if not laws:
             return Answer(MSG_NO_LAW.format(law=ref.law, article=ref.label), [], False, query=q.text)
         doc_id = laws[0]
+        doc = self.retriever.documents[doc_id]
+        if q.years and not any(doc.date.startswith(y) for y in q.years):
+            text = MSG_OTHER_VERSION.format(citation=book_title(doc.title), date=doc.date, year="、".join(q.years))
+            return Answer(text, [], False, query=q.text)
         hits = self.retriever.article(doc_id, ref.label)
         if not hits:
-            title = book_title(self.retriever.documents[doc_id].title)
-            text = MSG_NO_ARTICLE.format(citation=title, article=ref.label,
+            text = MSG_NO_ARTICLE.format(citation=book_title(doc.title), article=ref.label,
                                          count=self.retriever.article_count(doc_id))
             return Answer(text, [], False, query=q.text)
         body = "\n".join(h.text for h in hits)[:LOOKUP_MAX_CHARS].replace("\n\n", "\n").replace("\n", " ")

@@ -10,8 +10,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .cache import EmbeddingCache, text_key
 from .chunking import chunk_documents
@@ -77,10 +79,12 @@ def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str |
 
 
 def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
-                progress: bool = True, **overrides: object) -> BuildStats:
+                progress: bool = True, report: ProgressFn | None = None, **overrides: object) -> BuildStats:
     """Build the hybrid index for ``corpus_dir`` into ``index_dir`` and make it live atomically.
 
-    Keyword overrides are any :class:`Settings` field (``chunk_size=400``, ``model=...``).
+    ``progress`` shows a bar on a terminal; ``report(done, total)`` is called as passages are
+    embedded (the web page shows it while the first build runs). Keyword overrides are any
+    :class:`Settings` field (``chunk_size=400``, ``model=...``).
     """
     t0 = time.perf_counter()
     settings = (settings or Settings.from_env()).replace(**overrides)
@@ -98,7 +102,7 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     texts = [c.embedding_text() for c in chunks]
     cache = EmbeddingCache.for_index(index_dir)
     try:
-        vectors, embedded = _vectors(texts, cache, settings, progress)
+        vectors, embedded = _vectors(texts, cache, settings, progress, report)
     finally:
         cache.close()
     lexical = LexicalIndex.build([tokenize(t) for t in texts])
@@ -133,18 +137,33 @@ def mark_versions(docs: list[Document]) -> list[Document]:
     return sorted(docs, key=lambda d: bool(d.superseded_by))
 
 
-def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool) -> tuple[np.ndarray, int]:
+ProgressFn = Callable[[int, int], None]
+EMBED_SLICE = 64  # passages embedded between progress reports and cache writes
+
+
+def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool,
+             report: ProgressFn | None = None) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``: cached ones reused, the rest embedded (the model is loaded only
-    when something is new). Returns the vectors and how many were embedded."""
+    when something is new) in slices that are cached as they finish, so an interrupted build
+    resumes where it stopped. Returns the vectors and how many were embedded."""
     keys = [text_key(t) for t in texts]
     known = cache.get(settings.model, keys)
     missing = [i for i, k in enumerate(keys) if k not in known]
+    if report:
+        report(0, len(missing))
     if missing:
         encoder = load_encoder(settings.model, settings)
-        fresh = encode(encoder, [texts[i] for i in missing], "passage", batch_size=settings.embed_batch_size, progress=progress)
-        new = {keys[i]: fresh[j] for j, i in enumerate(missing)}
-        cache.put(settings.model, new)
-        known.update(new)
+        # a bar on a terminal only (disable=None), in passages
+        with tqdm(total=len(missing), unit="passage", desc="embedding", disable=None if progress else True) as bar:
+            for s in range(0, len(missing), EMBED_SLICE):
+                part = missing[s : s + EMBED_SLICE]
+                fresh = encode(encoder, [texts[i] for i in part], "passage", batch_size=settings.embed_batch_size)
+                new = {keys[i]: fresh[j] for j, i in enumerate(part)}
+                cache.put(settings.model, new)
+                known.update(new)
+                bar.update(len(part))
+                if report:
+                    report(s + len(part), len(missing))
     if not texts:
         raise CorpusError("the corpus produced no passages to index")
     cache.prune(settings.model, set(keys))

@@ -40,6 +40,10 @@ class Chunk:
     path: str = ""  # the chapter/section headings above the article
     lead: str = ""  # the sentence that introduces a piece of a long article
 
+    @property
+    def is_article(self) -> bool:
+        return bool(self.article)
+
     def context(self) -> str:
         """Where the passage sits, for a reader who sees it alone: path and lead sentence."""
         return "\n".join(p for p in (self.path, self.lead and f"{self.article} {self.lead}……") if p)

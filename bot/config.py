@@ -48,6 +48,8 @@ class Settings:
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30
     region_weight: float = 1.0  # rerank bonus for documents of a region the question names
+    document_weight: float = 1.0  # rerank bonus for passages of the document most candidates come from
+    authority_weight: float = 2.0  # rerank bonus by legal hierarchy (法律 > 行政法规 > 司法解释 > local rules)
     superseded_penalty: float = 1.5  # rerank malus for an older version of a law, in rank-1 RRF votes
     flat_index_max: int = 200_000  # above this many chunks FAISS switches from exact search to IVF
     ivf_nlist: int = 0  # IVF cells; 0 = sqrt(chunks)
@@ -57,6 +59,7 @@ class Settings:
     answer_sentences: int = 3
     citations: int = 3
     refuse_below: float = 0.70  # evidence strength under which the bot says it does not know
+    refuse_below_statute: float = 0.25  # the same when the quote is a statute's article (eval/statutes.jsonl)
     unknown_term_penalty: float = 1.0  # per share of question nouns the corpus never mentions
     # optional LLM mode (OpenAI-compatible chat completions)
     llm_base_url: str = ""

@@ -72,7 +72,8 @@ def build_messages(question: str, passages: list[str]) -> list[dict]:
 
 def generate_answer(client: ChatClient, question: str, extractive):
     """The LLM's answer over ``extractive``'s citations, or ``extractive`` with a notice."""
-    passages = [h.text for h in extractive.citations]
+    # each passage with the citation a reader can quote (《…》第五十条) and its date
+    passages = [f"{h.citation}（{h.date or '日期不详'}）\n{h.text}" for h in extractive.citations]
     try:
         text = client.complete(build_messages(question, passages))
         markers = {int(m) for m in _MARKER.findall(text)}

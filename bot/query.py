@@ -11,18 +11,20 @@ import re
 from dataclasses import dataclass, field
 
 from .corpus import REGIONS
+from .lexicon import aliases_for, lay_terms
 from .statute import ArticleRef, article_refs
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
-_WHO_Q = re.compile(r"谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
+_WHERE_Q = re.compile(r"在哪里|在哪儿|在哪|地址|位置|位于哪")
+_WHO_Q = re.compile(r"去哪里|向哪里|找哪里|去哪儿|去哪办|哪里办|谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
 _LIST_Q = re.compile(r"哪些|哪几|有什么|有哪|什么奖|包括")
 _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可以.*吗|吗\s*[？?]?\s*$|行不行|符合")
 # what a question asks the size of -> the unit its answer carries
-ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
+ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
                    "增长率": "%", "增幅": "%", "人数": "人"}
-_UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单)")
+_UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单|年|日|天)")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
 _TIME_TERM = re.compile(r"^(\d{4}年?|今年|去年|前年|明年|上半年|下半年|前三季度|全年)$")
@@ -36,16 +38,18 @@ class Question:
     text: str  # as asked (stripped)
     simple: str  # NFKC + simplified script: what matching works on
     terms: list[str]  # topical terms, for coverage
-    kind: str  # quantity | date | who | list | condition | other
+    kind: str  # quantity | date | where | who | list | condition | other
     unit: str
     places: list[str]
     years: list[str]
     refs: list[ArticleRef] = field(default_factory=list)  # 专利法第五十条 ...
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> statutory terms that cover it
+    expansion: list[str] = field(default_factory=list)  # statutory terms for the everyday words asked
 
     @property
     def tokens(self) -> list[str]:
-        """BM25 tokens of the question."""
-        return tokenize(self.simple)
+        """BM25 tokens of the question, with the statutory terms for its everyday words."""
+        return tokenize(" ".join([self.simple, *self.expansion]))
 
 
 # Places people ask about that the corpus may not cover: provinces, large cities, abroad.
@@ -74,30 +78,39 @@ def places_in(text: str) -> list[str]:
     return found
 
 
+def question_kind(text: str) -> str:
+    """What ``text`` asks for: date | who | list | quantity | condition, or "" when unclear."""
+    for kind, pattern in (("date", _DATE_Q), ("where", _WHERE_Q), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
+                          ("condition", _CONDITION_Q)):
+        if pattern.search(text):
+            return kind
+    return ""
+
+
+def asking_clause(simple: str) -> str:
+    """The clause that carries the question: the last clause of the first question sentence
+    ("带回来几个仿名牌的包自己用，海关会按侵权货物处理吗" asks a yes/no question, not a number)."""
+    first = re.split(r"[？?]", simple.strip(), maxsplit=1)[0]
+    return re.split(r"[，,；;]", first)[-1]
+
+
 def analyse(text: str) -> Question:
     """Read a question once: script, terms, what it asks for, places, years, article references."""
     text = (text or "").strip()
     simple = to_simplified(text)
-    if _DATE_Q.search(simple):
-        kind = "date"
-    elif _WHO_Q.search(simple):
-        kind = "who"
-    elif _LIST_Q.search(simple):
-        kind = "list"
-    elif _QUANTITY_Q.search(simple):
-        kind = "quantity"
-    elif _CONDITION_Q.search(simple):
-        kind = "condition"
-    else:
-        kind = "other"
-    m = _UNIT_AFTER.search(simple)
+    kind = question_kind(asking_clause(simple)) or question_kind(simple) or "other"
+    m = _UNIT_AFTER.search(asking_clause(simple)) or _UNIT_AFTER.search(simple)
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
     elif kind == "quantity":
         unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
-    return Question(text, simple, content_terms(simple), kind, unit, places_in(simple), years, article_refs(simple))
+    terms = content_terms(simple)
+    found = lay_terms(simple)
+    expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
+    return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
+                    aliases_for(terms, found), expansion)
 
 
 def is_followup(question: str) -> bool:

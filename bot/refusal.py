@@ -3,11 +3,14 @@ key term the corpus never mentions. Saying "not covered" beats quoting something
 
 from __future__ import annotations
 
+import re
+
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
 from .selection import Candidate
 from .text import is_noun, match_form, term_weight
 
+_ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
 
@@ -19,7 +22,8 @@ def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate]
         return 0.0
     # an attribute the corpus words differently (面积 -> 平方米) is answered by a figure in its unit
     answered = {t for t, unit in ATTRIBUTE_UNITS.items() if unit in chosen[0].figure}
-    nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered]
+    # an everyday word with a statutory equivalent (版权 -> 著作权) is not unknown to the corpus
+    nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered and t not in q.aliases]
     missing = retriever.unknown_terms(nouns)
     total = sum(term_weight(t) for t in q.terms) or 1.0
     return chosen[0].score - penalty * sum(term_weight(t) for t in missing) / total
@@ -33,4 +37,10 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     if q.places and not any(p in about for p in q.places):
         return True
     seen = "".join(match_form(h.title + h.text + h.date) for h in hits[:5])
-    return any(y not in seen for y in q.years)
+    if any(y not in seen for y in q.years):
+        return True
+    # an amount of money asked for (年费多少钱) and no amount in the quote: the corpus does not say
+    if q.kind == "quantity" and q.unit == "元" and "元" not in chosen[0].figure:
+        return True
+    # a location asked for (在哪里) and no address in the quote
+    return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)

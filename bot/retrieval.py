@@ -23,6 +23,8 @@ from .text import coverage, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
 
+# rank of a statute's source in the legal hierarchy, for the authority prior
+AUTHORITY = {"法律": 1.0, "行政法规": 0.6, "司法解释": 0.4, "部门规章": 0.2, "地方性法规": 0.2}
 FILTER_KEYS = ("region", "doc_id", "doc_type", "date_from", "date_to")
 
 
@@ -137,9 +139,10 @@ class Retriever:
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         # Rerank the head by how much of the question each passage covers: rank fusion alone
         # lets a passage that shares the topic but not the asked-for year or term win.
-        head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
-        cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text())) for cid in head}
         vote = 1 / (s.rrf_k + 1)
+        self._document_evidence(store, fused, vote)
+        head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
+        cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases) for cid in head}
         for cid in head:
             fused[cid] += s.coverage_weight * vote * cover[cid]
             if q.places and self._in_region(store, cid, q.places):
@@ -148,7 +151,13 @@ class Retriever:
                 fused[cid] -= s.superseded_penalty * vote
         dense = dict(zip(d_ids.tolist(), d_scores.tolist()))
         lexical = dict(zip(l_ids.tolist(), l_scores.tolist()))
-        best = sorted(head, key=lambda cid: (-fused[cid], -dense.get(cid, 0.0)))[:k]
+        # an article the question names (专利法第五十条) comes first
+        named = [cid for cid in self._named_articles(q) if allowed is None or allowed[cid]]
+        for cid in named:
+            cover.setdefault(cid, 1.0)
+            fused.setdefault(cid, 0.0)
+        best = named + [cid for cid in sorted(head, key=lambda cid: (-fused[cid], -dense.get(cid, 0.0))) if cid not in named]
+        best = best[:k]
         return [self._hit(store, cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
 
     def find_law(self, name: str) -> list[str]:
@@ -158,6 +167,15 @@ class Retriever:
         best = max((sc for sc, _ in scored), default=0.0)
         return [doc_id for sc, doc_id in scored if sc and sc == best]
 
+    def _named_articles(self, q: Question) -> list[int]:
+        """Chunk ids of the articles a question names, in the current version of the law."""
+        out = []
+        for ref in q.refs:
+            laws = self.find_law(ref.law) if ref.law else []
+            if laws:
+                out += [cid for cid, c in enumerate(self.store.chunks) if c.doc_id == laws[0] and c.article == ref.label]
+        return out
+
     def article(self, doc_id: str, label: str) -> list[Hit]:
         """The passages of one article (several when a long article was split), in order."""
         store = self.store
@@ -166,6 +184,21 @@ class Retriever:
 
     def article_count(self, doc_id: str) -> int:
         return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
+
+    def _document_evidence(self, store: IndexStore, fused: dict[int, float], vote: float) -> None:
+        """Document-level evidence, added in place: passages of the document that most of the
+        candidates come from (the law being asked about) and of higher-ranking legal sources
+        gain; people asking "can I" want the law before an interpretation of it."""
+        s = self.settings
+        by_doc: dict[str, float] = {}
+        for cid, score in fused.items():
+            doc_id = store.chunks[cid].doc_id
+            by_doc[doc_id] = by_doc.get(doc_id, 0.0) + score
+        top = max(by_doc.values(), default=0.0) or 1.0
+        for cid in fused:
+            doc = store.documents[store.chunks[cid].doc_id]
+            fused[cid] += vote * (s.document_weight * by_doc[doc.doc_id] / top
+                                  + s.authority_weight * AUTHORITY.get(doc.doc_type, 0.0) * store.chunks[cid].is_article)
 
     @staticmethod
     def _in_region(store: IndexStore, cid: int, places: list[str]) -> bool:

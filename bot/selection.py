@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .query import Question
 from .retrieval import Hit
-from .statute import ITEM_START, cn_number
+from .statute import ITEM_START, cn_number, related_laws
 from .text import coverage, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
@@ -27,6 +27,7 @@ DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
+STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 260  # a statute passage up to this long is quoted whole
 LONG_SENTENCE = 160
 
@@ -65,10 +66,11 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _score(q: Question, own_text: str, context: str, clause: str, rank: int) -> float:
-    own = coverage(q.terms, own_text)
-    ctx = coverage(q.terms, context)
-    return 0.7 * own + 0.3 * ctx + 0.15 * phrase_share(q.terms, own_text) + type_bonus(q, clause) + 0.08 / (rank + 1)
+def _score(q: Question, own_text: str, context: str, clause: str, rank: int, rank_weight: float = 0.08) -> float:
+    own = coverage(q.terms, own_text, q.aliases)
+    ctx = coverage(q.terms, context, q.aliases)
+    return (0.7 * own + 0.3 * ctx + 0.15 * phrase_share(q.terms, own_text) + type_bonus(q, clause)
+            + rank_weight / (rank + 1))
 
 
 def candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
@@ -111,7 +113,8 @@ def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
         para = hit.text[start:end]
         item = ITEM_START.match(para)
         own_text = match_form((intro + para) if item else (hit.lead + para))
-        score = _score(q, own_text, context, para, rank)
+        # everyday wording shares few words with an article: trust the retrieval rank more
+        score = _score(q, own_text, context, para, rank, STATUTE_RANK_WEIGHT)
         if whole:
             shown, s, e = hit.text, 0, len(hit.text)
         elif item and intro:
@@ -179,8 +182,9 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
         if hits[best.hit_index].article:
             # another statute answering together: a different law (its regulation, an interpretation)
             if hits[c.hit_index].article and not same_doc and not hits[c.hit_index].superseded \
+                    and related_laws(hits[c.hit_index].title, hits[best.hit_index].title) \
                     and all(hits[o.hit_index].doc_id != hits[c.hit_index].doc_id for o in chosen) \
-                    and c.score >= best.score * 0.85 and c.hit_index <= 3:
+                    and c.score >= best.score * 0.8 and c.hit_index <= 4:
                 chosen.append(c)
             continue
         if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):

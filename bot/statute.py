@@ -290,9 +290,9 @@ def short_title(title: str) -> str:
 # ---------------------------------------------------------------- article references
 
 _REF = re.compile(
-    rf"(?:《?([\u4e00-\u9fff]{{1,30}}?(?:法|条例|细则|规定|解释|办法))》?\s*)?第\s*([{_NUM}]+)\s*条(?:之([一二三四五六七八九十]+))?"
+    rf"(?:《?([\u4e00-\u9fff]{{0,30}}?(?:法|条例|细则|规定|解释|办法))》?\s*)?第\s*([{_NUM}]+)\s*条(?:之([一二三四五六七八九十]+))?"
     rf"(?:\s*第\s*([{_NUM}]+)\s*款)?(?:\s*第\s*[（(]?([{_NUM}]+)[)）]?\s*项)?"
-    rf"|([\u4e00-\u9fff]{{1,30}}?(?:法|条例|细则|规定|解释|办法))\s*([0-9０-９]+)\s*条"
+    rf"|([\u4e00-\u9fff]{{0,30}}?(?:法|条例|细则|规定|解释|办法))\s*([0-9０-９]+)\s*条"
 )
 
 
@@ -320,25 +320,32 @@ def article_refs(question: str) -> list[ArticleRef]:
             item = cn_number(m.group(5)) if m.group(5) else 0
         else:
             law, number, sub, para, item = m.group(6), cn_number(m.group(7)), 0, 0, 0
-        law = re.sub(r"^(请问|我想问|问一下|查一下|看看|关于|根据|按照|依照|依据)", "", law)
+        law = re.sub(r"^(请问|我想问|问一下|查一下|看看|关于|根据|按照|依照|依据|.*?年版|.*?版)", "", law)
         if number:
             refs.append(ArticleRef(law, number, sub, para, item))
     return refs
 
 
+def related_laws(a: str, b: str) -> bool:
+    """A law and its implementing regulation (专利法 / 专利法实施细则): one's name holds the other's."""
+    x, y = short_title(version_key(a)), short_title(version_key(b))
+    return x != y and (x in y or y in x)
+
+
 def law_matches(ref_law: str, title: str) -> float:
     """How well a law named in a question fits a document title (0 = not at all).
 
-    An exact short title fits best; a name that is a contiguous part of the title
-    (实施细则 in 专利法实施细则) fits less; the score prefers the shortest such title.
+    An exact short title fits best; a shortened name that ends the title (细则 for
+    专利法实施细则) fits less, preferring the shortest such title. A name merely contained in
+    a title (知识产权法 in 知识产权法庭…规定) does not fit: that law is not in the corpus.
     """
     if not ref_law:
         return 0.0
-    want = short_title(ref_law)
+    want = short_title(version_key(ref_law))
     have = short_title(version_key(title))
     if want == have:
         return 1.0
-    if want in have:
+    if have.endswith(want):
         return 0.5 * len(want) / len(have)
     return 0.0
 

@@ -22,7 +22,9 @@ STOPWORDS = frozenset(
     "能不能 可不可以 有没有 是不是 请问 一下 我 我们 你 你们 他 她 它 他们 那边 这边 边 个 项 件 家 之 其 "
     "到 给 让 要 会 能 可以 可 已经 已 做 弄 搞 拿 拿到 得到 获得 啦 时候 什么时候 哪家 哪几个 哪几 一共 总共 "
     "不能 现在 目前 多大 第几 几家 程度 做到 里 么 啥 咋 咋样 具体 情况 相关 方面 问题 知道 想 想问 "
-    "告诉 一共有 大概 大约 左右".split()
+    "告诉 一共有 大概 大约 左右 去 着 跟 没 没有 别人 觉得 根本 一点 有个 一个 这样 那样 还能 马上 刚 后来 "
+    "因为 所以 但是 就是 只是 一般 实在 特别 专门 其实 听说 看到 不用 一定 自己 俩 需要 应该 的话 "
+    "怎么办 咋办 算不算 算 行吗 可以吗 会不会 不会".split()
 )
 
 
@@ -99,12 +101,15 @@ def term_weight(term: str) -> float:
     return len(term) * (2.0 if any(ch.isdigit() for ch in term) else 1.0)
 
 
-def coverage(terms: list[str], normalised_text: str) -> float:
-    """Weighted share of the question's terms that occur in a passage (in match form)."""
+def coverage(terms: list[str], normalised_text: str, aliases: dict[str, tuple[str, ...]] | None = None) -> float:
+    """Weighted share of the question's terms that occur in a passage (in match form); a
+    term also counts as present through one of its ``aliases`` (版权 -> 著作权)."""
     total = sum(term_weight(t) for t in terms)
     if not total:
         return 0.0
-    return sum(term_weight(t) for t in terms if t in normalised_text) / total
+    aliases = aliases or {}
+    return sum(term_weight(t) for t in terms
+               if t in normalised_text or any(a in normalised_text for a in aliases.get(t, ()))) / total
 
 
 NOUN_FLAGS = ("n", "eng", "l", "j")

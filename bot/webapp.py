@@ -22,6 +22,7 @@ from .config import Settings
 from .corpus import SUFFIXES, CorpusError, add_files
 from .index import IndexUnavailable
 from .retrieval import Hit, Retriever, make_filters
+from .service import Service
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ CSS = """
 .source-card summary {cursor:pointer; font-weight:600;}
 .source-card mark {background:#fde68a; color:inherit; padding:0 1px;}
 .source-meta {color:var(--body-text-color-subdued); font-size:0.9em;}
+.source-meta .superseded {color:#b45309; font-weight:600;}
 #ipbot-docs table {width:100%; font-size:0.9em;}
 @media (max-width: 640px) { .gradio-container {padding:4px !important;} }
 """
@@ -73,10 +75,14 @@ def sources_html(answer: Answer) -> str:
     for n, hit in enumerate(answer.citations, 1):
         spans = [(q.start, q.end) for q in answer.quotes if q.citation == n]
         page = f" · 第{hit.page}页" if hit.page else ""
-        meta = f"{html.escape(hit.date or '日期不详')} · {safe_link(hit.source)}{page}"
+        facts = [hit.doc_type, hit.path, f"{hit.effective} 施行" if hit.effective else ""]
+        extra = "".join(f" · {html.escape(f)}" for f in facts if f)
+        old = ' · <span class="superseded">已被新版本取代</span>' if hit.superseded else ""
+        meta = f"{html.escape(hit.date or '日期不详')}{extra} · {safe_link(hit.source)}{page}{old}"
+        cite = next((q.cite_as for q in answer.quotes if q.citation == n and q.cite_as), hit.citation)
         cards.append(
             f'<details class="source-card"{" open" if spans else ""}>'
-            f"<summary>[{n}] {html.escape(hit.title)}</summary>"
+            f"<summary>[{n}] {html.escape(cite)}</summary>"
             f'<div class="source-meta">{meta}</div>'
             f"<div>{passage_html(hit, spans)}</div></details>"
         )
@@ -118,34 +124,42 @@ def _filters(*values: str | None) -> dict | None:
     return make_filters(*values, any_value=ALL)
 
 
-def documents_html(retriever: Retriever) -> str:
+def documents_html(retriever: Retriever | None) -> str:
+    if retriever is None:
+        return "<p class='source-meta'>索引准备好后显示已收录的文档。</p>"
     counts: dict[str, int] = {}
     for chunk in retriever.store.chunks:
         counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
     rows = "".join(
-        f"<tr><td>{html.escape(d.title)}</td><td>{html.escape(d.date or '—')}</td><td>{counts.get(d.doc_id, 0)}</td></tr>"
+        f"<tr><td>{html.escape(d.title)}{'（已被新版本取代）' if d.superseded_by else ''}</td>"
+        f"<td>{html.escape(d.doc_type or '—')}</td><td>{html.escape(d.region or '—')}</td>"
+        f"<td>{html.escape(d.date or '—')}</td><td>{html.escape(d.effective or '—')}</td><td>{counts.get(d.doc_id, 0)}</td></tr>"
         for d in sorted(retriever.documents.values(), key=lambda d: d.date or "", reverse=True)
     )
     built = html.escape(str(retriever.store.manifest.get("built_at", "")))
     return (
-        f"<table><thead><tr><th>文档</th><th>日期</th><th>段落数</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<table><thead><tr><th>文档</th><th>类型</th><th>地区</th><th>版本日期</th><th>施行</th><th>段落数</th></tr></thead><tbody>{rows}</tbody></table>"
         f"<p class='source-meta'>共 {len(retriever.documents)} 篇文档、{len(retriever.store.chunks)} 个段落；索引构建于 {built}</p>"
     )
 
 
-def _choices(retriever: Retriever) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    docs = retriever.documents.values()
+def _choices(retriever: Retriever | None) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    docs = retriever.documents.values() if retriever else []
     regions = [ALL, *sorted({d.region for d in docs if d.region})]
     titles = [(ALL, ALL)] + [(d.title, d.doc_id) for d in docs]
     types = [ALL, *sorted({d.doc_type for d in docs if d.doc_type})]
     return regions, titles, types
 
 
-def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency: int = 4) -> gr.Blocks:
-    retriever = assistant.retriever
-    settings = settings or assistant.settings
-    regions, titles, types = _choices(retriever)
+def build_ui(service: Service | Assistant, settings: Settings | None = None, concurrency: int = 4) -> gr.Blocks:
+    """The page over a :class:`Service` (which may still be building its index) or a ready Assistant."""
+    if isinstance(service, Assistant):
+        service = Service(settings or service.settings, service)
+    settings = settings or service.settings
     build_lock = threading.Lock()
+
+    def not_ready() -> str:
+        return service.status() if service.assistant is None else ""
 
     def respond(message: str, history: list, *filters: str) -> Iterator[tuple[list, str]]:
         history = list(history or [])
@@ -153,8 +167,12 @@ def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency
         history.append({"role": "user", "content": message or "（空）"})
         history.append({"role": "assistant", "content": "正在查找资料……"})
         yield history, ""
+        if not_ready():
+            history[-1] = {"role": "assistant", "content": _escape_md(not_ready())}
+            yield history, ""
+            return
         try:
-            answer = assistant.ask(message, history=history[:-2], filters=_filters(*filters))
+            answer = service.assistant.ask(message, history=history[:-2], filters=_filters(*filters))
         except Exception:  # never show a traceback to the user
             log.exception("answering failed")
             history[-1] = {"role": "assistant", "content": "抱歉，处理这个问题时出错了，请换个说法再试，或联系管理员查看日志。"}
@@ -171,22 +189,29 @@ def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency
     def api_ask(question: str, history: list[dict] | None = None, region: str = "", doc_id: str = "",
                 doc_type: str = "", date_from: str = "", date_to: str = "") -> dict:
         """Answer a question; ``history`` is a list of {"role", "content"} messages."""
+        if not_ready():
+            return Answer(not_ready(), [], False, query=question or "").to_dict()
         try:
             filters = _filters(region, doc_id, doc_type, date_from, date_to)
-            return assistant.ask(question, history=history or [], filters=filters).to_dict()
+            return service.assistant.ask(question, history=history or [], filters=filters).to_dict()
         except ValueError as exc:
             return Answer(f"参数有误：{exc}", [], False, query=question or "").to_dict()
 
     def api_search(query: str, k: int = 5, region: str = "", doc_id: str = "", doc_type: str = "",
                    date_from: str = "", date_to: str = "") -> list[dict]:
         """Ranked passages for ``query``."""
+        if not_ready():
+            return []
         k = max(1, min(int(k or 5), 50))
         filters = _filters(region, doc_id, doc_type, date_from, date_to)
-        return [h.to_dict() for h in retriever.search(query or "", k=k, filters=filters)]
+        return [h.to_dict() for h in service.assistant.retriever.search(query or "", k=k, filters=filters)]
 
     def upload(files: list | None):
         """Add uploaded documents to the corpus, update the index, and make them answerable."""
         paths = [Path(f if isinstance(f, str) else getattr(f, "name", "")) for f in (files or [])]
+        if not_ready():
+            return (not_ready(), *panels())
+        retriever = service.assistant.retriever
         if not paths:
             message = "请先选择要上传的文件（txt、md、html、pdf、docx）。"
         else:
@@ -204,12 +229,24 @@ def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency
             except Exception:
                 log.exception("upload failed")
                 message = "上传失败，请检查文件后重试，或联系管理员查看日志。"
+        return (message, *panels())
+
+    def panels() -> tuple:
+        """The document panel and filter choices for the index as it is now."""
+        retriever = service.assistant.retriever if service.assistant else None
         regions, titles, types = _choices(retriever)
-        return (message, documents_html(retriever), gr.update(choices=regions), gr.update(choices=titles),
+        return (documents_html(retriever), gr.update(choices=regions), gr.update(choices=titles),
                 gr.update(choices=types))
 
+    def poll() -> tuple:
+        """While the index builds: progress; once it is ready, the panels, and the timer stops."""
+        if service.assistant is None and not service.error:
+            return (gr.update(value=service.status(), visible=True), *[gr.update()] * 4, gr.update(active=True))
+        return (gr.update(value=service.status(), visible=bool(service.error)), *panels(), gr.update(active=False))
+
     with gr.Blocks(title="知识产权政策问答") as demo:
-        gr.Markdown("## 知识产权政策问答\n根据收录的政策文件与新闻回答，并给出每条答案的出处；资料中没有的内容会直接说明。")
+        gr.Markdown("## 知识产权政策问答\n根据收录的法律法规、政策文件与新闻回答，并给出每条答案的出处；资料中没有的内容会直接说明。")
+        banner = gr.Markdown(service.status(), visible=bool(not_ready()), elem_id="ipbot-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 chat = gr.Chatbot(label="对话", height=520, buttons=["copy"], sanitize_html=True,
@@ -221,6 +258,7 @@ def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency
                 clear = gr.Button("清空对话", size="sm", elem_id="ipbot-clear")
                 gr.Examples(EXAMPLES, inputs=box, label="示例问题（点击填入）")
             with gr.Column(scale=1, min_width=260):
+                regions, titles, types = _choices(service.assistant.retriever if service.assistant else None)
                 region = gr.Dropdown(regions, value=ALL, label="地区", elem_id="ipbot-region")
                 doc = gr.Dropdown(titles, value=ALL, label="文档", elem_id="ipbot-doc")
                 with gr.Accordion("更多筛选", open=False):
@@ -228,7 +266,8 @@ def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency
                     date_from = gr.Textbox(label="起始日期", placeholder="如 2022 或 2022-06", elem_id="ipbot-from")
                     date_to = gr.Textbox(label="截止日期", placeholder="如 2023-12", elem_id="ipbot-to")
                 with gr.Accordion("已收录文档", open=False):
-                    docs_panel = gr.HTML(documents_html(retriever), elem_id="ipbot-docs")
+                    docs_panel = gr.HTML(documents_html(service.assistant.retriever if service.assistant else None),
+                                         elem_id="ipbot-docs")
                 with gr.Accordion("上传文档", open=False):
                     files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="txt / md / html / pdf / docx",
                                     elem_id="ipbot-upload")
@@ -239,6 +278,9 @@ def build_ui(assistant: Assistant, settings: Settings | None = None, concurrency
         send.click(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
         clear.click(lambda: ([], ""), None, [chat, box], api_visibility="private")
         add.click(upload, [files], [status, docs_panel, region, doc, doc_type], api_name="upload", concurrency_limit=1)
+        timer = gr.Timer(1.0, active=service.assistant is None)
+        timer.tick(poll, None, [banner, docs_panel, region, doc, doc_type, timer], api_visibility="private",
+                   show_progress="hidden")
         gr.api(api_ask, api_name="ask", concurrency_limit=concurrency)
         gr.api(api_search, api_name="search", concurrency_limit=concurrency)
     demo.queue(default_concurrency_limit=concurrency, max_size=256)

@@ -108,6 +108,8 @@ class AppServer:
     """``python app.py`` on a free port, as a user would start it."""
 
     def __init__(self, args: list[str], log_path: Path, env: dict | None = None) -> None:
+        if "--corpus" not in args:  # the corpus the session index was built from (else it is stale)
+            args = ["--corpus", str(TEST_CORPUS), *args]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
@@ -117,16 +119,21 @@ class AppServer:
                 cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
             )
 
-    def wait_ready(self, timeout: float = 240) -> "AppServer":
+    def wait_ready(self, timeout: float = 300, answering: bool = True) -> "AppServer":
+        """Until the page is served and (``answering``) the index is loaded."""
+        from bot.service import READY_LOG
+
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail(f"app exited early:\n{self.log_path.read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
+                    if not answering or READY_LOG in self.log_path.read_text():
+                        return self
             except OSError:
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
         pytest.fail(f"app did not start:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:

@@ -177,3 +177,47 @@ def test_current_version_ranks_first(retriever):
 def test_superseded_text_is_marked(retriever):
     old = [d for d in retriever.documents.values() if d.superseded_by]
     assert old and all("实施细则" in d.title for d in old)
+
+
+@pytest.mark.parametrize("question, cited, quoted", [
+    ("我的专利能不能申请开放许可？需要满足什么条件？", "第五十条", "实行开放许可"),
+    ("专利被质押了还能做开放许可吗", "第八十六条第（四）项", "（四）专利权被质押，未经质权人同意的；"),
+    ("发明专利的保护期限是多少年？", "第四十二条", "发明专利权的期限为二十年"),
+    ("外观设计专利能保护多久", "第四十二条", "外观设计专利权的期限为十五年"),
+    ("员工在本职工作中做出的发明，专利归谁？", "第六条", "职务发明创造申请专利的权利属于该单位"),
+])
+def test_statute_answers_quote_and_cite_the_article(assistant, question, cited, quoted):
+    ans = assistant.ask(question)
+    print("\n" + ans.text)
+    text = ans.text.replace("**", "")
+    assert ans.answered and quoted in text and cited in text
+    assert any(q.cite_as.endswith(cited) for q in ans.quotes)
+    assert not any(h.superseded for h in ans.citations[:1])
+
+
+@pytest.mark.parametrize("question", ["专利法第50条", "专利法第五十条说的是什么", "《专利法》第五十条"])
+def test_article_lookup(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.answered and ans.citations[0].citation == "《中华人民共和国专利法》第五十条"
+    assert "专利权人自愿以书面方式" in ans.text
+
+
+def test_article_lookup_takes_the_current_version(assistant):
+    ans = assistant.ask("实施细则86条")
+    assert ans.answered and not ans.citations[0].superseded and ans.citations[0].date == "2023-12-11"
+    assert "开放许可" in ans.text
+
+
+@pytest.mark.parametrize("question, says", [
+    ("专利法第九十条规定了什么？", "没有第九十条"),
+    ("《知识产权法》第十二条怎么说的", "没有找到《知识产权法》"),
+    ("2008年版专利法第六十三条原文是什么？", "没有收录 2008 年的版本"),
+])
+def test_missing_law_or_article_is_said(assistant, question, says):
+    ans = assistant.ask(question)
+    assert not ans.answered and says in ans.text
+
+
+def test_statute_refusals(assistant):
+    for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？"):
+        assert not assistant.ask(question).answered, question

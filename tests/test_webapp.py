@@ -65,3 +65,54 @@ def test_page_answers_with_source_card(app_url, tmp_path, width):
         page.wait_for_function(f"document.querySelectorAll('details.source-card').length > {cards}", timeout=60_000)
         assert "10万人" in page.locator(".message.bot, [data-testid='bot']").last.inner_text()
         browser.close()
+
+
+def test_api_statute_answer_names_the_article(client):
+    ans = client.predict("我的专利能不能申请开放许可？需要满足什么条件？", api_name="/ask")
+    assert ans["answered"]
+    cited = [c["citation"] for c in ans["citations"]]
+    assert "《中华人民共和国专利法》第五十条" in cited
+    assert "《中华人民共和国专利法》第五十条" in ans["text"]
+
+
+@pytest.mark.browser
+def test_page_statute_answer_card(app_url, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_browser(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(app_url)
+        box = page.locator("#ipbot-input textarea")
+        box.wait_for(timeout=60_000)
+        box.fill("专利法第五十条说的是什么？")
+        box.press("Enter")
+        card = page.locator("details.source-card").first
+        card.wait_for(state="visible", timeout=60_000)
+        assert "《中华人民共和国专利法》第五十条" in card.locator("summary").inner_text()
+        assert "开放许可" in card.inner_text() and "法律" in card.inner_text()
+        page.screenshot(path=str(tmp_path / "statute.png"), full_page=True)
+        browser.close()
+
+
+def test_page_is_up_while_the_first_index_builds(tmp_path):
+    """A fresh start serves the page at once, reports the build, then answers."""
+    import shutil
+
+    from gradio_client import Client
+
+    from conftest import SHIPPED, AppServer
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy2(SHIPPED / "laws" / "专利法(2020-10-17).md", corpus)
+    server = AppServer(["--corpus", str(corpus), "--index", str(tmp_path / "idx")], tmp_path / "app.log")
+    try:
+        server.wait_ready(answering=False)
+        early = Client(server.url, verbose=False).predict("发明专利权的期限是多久", api_name="/ask")
+        assert not early["answered"] and "索引" in early["text"]
+        server.wait_ready()
+        ans = Client(server.url, verbose=False).predict("发明专利权的期限是多久", api_name="/ask")
+        assert ans["answered"] and "二十年" in ans["text"]
+    finally:
+        server.stop()
