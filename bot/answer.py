@@ -19,7 +19,7 @@ from .query import Question, analyse, is_followup, places_in, resolve_followup, 
 from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
-from .statute import ArticleRef, book_title
+from .statute import ArticleRef, book_title, related_laws
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +99,42 @@ class Assistant:
             return 0.0, Answer(MSG_REFUSE, [], False, query=query)
         chosen = choose(q, hits, [c for i, hit in enumerate(hits) for c in candidates(q, i, hit)],
                         self.settings.answer_sentences)
+        self._add_companion(q, hits, chosen)
         strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
         # colloquial questions share few words with a statute's wording, so an article is
         # trusted at a lower score; places, years and asked amounts still have to match
         statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)
         floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
-        if strength < floor or misses_anchor(q, hits, chosen):
+        if strength < floor or misses_anchor(q, hits, chosen) or (statute and chosen[0].coverage < self.settings.statute_min_coverage):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)
+
+    def _add_companion(self, q: Question, hits: list[Hit], chosen: list) -> None:
+        """A law's article and the regulation article that implements it answer together
+        (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
+        quoted one or is cited by it, or else the best retrieved article of a related law, when
+        it also answers the question."""
+        if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= self.settings.answer_sentences:
+            return
+        best = chosen[0]
+        lead = hits[best.hit_index]
+        linked = self.retriever.companions(lead)
+        retrieved = [h for h in hits if h.article and not h.superseded and related_laws(h.title, lead.title)]
+        for pool_hits, share in ((linked, self.settings.companion_share), (retrieved, self.settings.related_share)):
+            # scored at the quoted article's rank: they are read together with it
+            pool = [(h, c) for h in pool_hits for c in candidates(q, best.hit_index, h)]
+            if not pool:
+                continue
+            hit, top = max(pool, key=lambda hc: hc[1].score)
+            if top.score < share * best.score:
+                continue
+            known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
+            if known is None:
+                hits.append(hit)
+                known = len(hits) - 1
+            top.hit_index = known
+            chosen.append(top)
+            return
 
     def _lookup(self, q: Question, ref: ArticleRef) -> Answer:
         """The article a question names, from the current version of that law."""

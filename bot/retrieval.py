@@ -18,7 +18,7 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import book_title, law_matches
+from .statute import book_title, cited_articles, law_matches, related_laws, short_title, version_key
 from .text import coverage, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Hit:
     coverage: float = 0.0  # weighted share of the question's terms found in the passage
     page: int | None = None  # PDF page where the passage starts
     article: str = ""  # 第五十条, for a statute's passage
-    path: str = ""  # 第五章 专利实施的特别许可
+    chapter: str = ""  # 第五章 专利实施的特别许可 (not "path": API clients read a "path" key as a file)
     lead: str = ""  # the sentence introducing this piece of a long article
     doc_type: str = ""
     effective: str = ""  # 施行 date of a statute, when stated
@@ -182,6 +182,23 @@ class Retriever:
         return [self._hit(store, cid, 1.0, 0.0, 0.0, 1.0) for cid, c in enumerate(store.chunks)
                 if c.doc_id == doc_id and c.article == label]
 
+    def companions(self, hit: Hit) -> list[Hit]:
+        """Articles that answer together with ``hit``: the current articles of a related law or
+        regulation that cite it ("依照专利法第四十二条…"), and the articles it cites itself."""
+        if not hit.article:
+            return []
+        store = self.store
+        short = short_title(version_key(hit.title))
+        related = {d.doc_id: short_title(version_key(d.title)) for d in store.documents.values()
+                   if d.statute and not d.superseded_by and related_laws(d.title, hit.title)}
+        wanted = {(doc_id, label) for doc_id, name in related.items()
+                  for label in cited_articles(hit.text, name)}
+        out = []
+        for cid, c in enumerate(store.chunks):
+            if c.doc_id in related and ((c.doc_id, c.article) in wanted or f"{short}{hit.article}" in c.text):
+                out.append(self._hit(store, cid, 0.0, 0.0, 0.0, 0.0))
+        return out
+
     def article_count(self, doc_id: str) -> int:
         return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
 
@@ -197,8 +214,9 @@ class Retriever:
         top = max(by_doc.values(), default=0.0) or 1.0
         for cid in fused:
             doc = store.documents[store.chunks[cid].doc_id]
-            fused[cid] += vote * (s.document_weight * by_doc[doc.doc_id] / top
-                                  + s.authority_weight * AUTHORITY.get(doc.doc_type, 0.0) * store.chunks[cid].is_article)
+            # news and policy pages stand outside the hierarchy: the prior only orders statutes
+            rank = AUTHORITY.get(doc.doc_type, 0.0) if store.chunks[cid].is_article else 1.0
+            fused[cid] += vote * (s.document_weight * by_doc[doc.doc_id] / top + s.authority_weight * rank)
 
     @staticmethod
     def _in_region(store: IndexStore, cid: int, places: list[str]) -> bool:
@@ -216,7 +234,7 @@ class Retriever:
             score=score, chunk_id=cid, start=chunk.start, end=chunk.end, region=doc.region,
             dense_score=dense, lexical_score=lexical, coverage=cover,
             page=page_at(doc.extra["page_starts"], chunk.start) if doc.extra.get("page_starts") else None,
-            article=chunk.article, path=chunk.path, lead=chunk.lead, doc_type=doc.doc_type, effective=doc.effective,
+            article=chunk.article, chapter=chunk.path, lead=chunk.lead, doc_type=doc.doc_type, effective=doc.effective,
             superseded=bool(doc.superseded_by),
         )
 

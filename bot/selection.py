@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .query import Question
 from .retrieval import Hit
-from .statute import ITEM_START, cn_number, related_laws
+from .statute import ITEM_START, cn_number
 from .text import coverage, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
@@ -44,6 +44,7 @@ class Candidate:
     figure: str
     item: int = 0  # 项 number when the quote is one item of a list
     focus: str = ""  # the clause or item that answers, inside ``sentence``
+    coverage: float = 0.0  # share of the question's terms in the quote itself
 
 
 def split_sentences(text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
@@ -105,7 +106,7 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
 def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
     """Each 款 and 项 of an article's passage. A short article is quoted whole; an item is
     quoted with the sentence that introduces its list, so the condition reads complete."""
-    context = match_form(f"{hit.title}{hit.path}{hit.lead}{hit.text}")
+    context = match_form(f"{hit.title}{hit.chapter}{hit.lead}{hit.text}")
     whole = len(hit.text) <= WHOLE_ARTICLE_MAX
     out = []
     intro = hit.lead
@@ -123,7 +124,8 @@ def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
             shown, s, e = para, start, end
         score -= 0.1 * (len(shown) > 400)
         out.append(Candidate(rank, shown, s, e, score, key_figure(q, para),
-                             item=cn_number(item.group(1)) if item else 0, focus=para))
+                             item=cn_number(item.group(1)) if item else 0, focus=para,
+                             coverage=coverage(q.terms, match_form(hit.lead + shown), q.aliases)))
         if not item:
             intro = _introduces_list(para) or intro
     return out
@@ -168,8 +170,9 @@ def type_bonus(q: Question, clause: str) -> float:
 
 
 def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int) -> list[Candidate]:
-    """The best candidate, then the others an answer needs: figures from other sources, the
-    rest of a list, or a second article (a law and its implementing regulation)."""
+    """The best candidate, then the others an answer needs: figures from other sources or the
+    rest of a list (a statute's second article is chosen by the Assistant, which can look up
+    the articles that cite it)."""
     cands = sorted(cands, key=lambda c: -c.score)
     if not cands:
         return []
@@ -178,15 +181,9 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
     for c in cands[1:]:
         if len(chosen) >= max_quotes:
             break
+        if hits[best.hit_index].article:  # a second article is the Assistant's companion step
+            break
         same_doc = hits[c.hit_index].doc_id == hits[best.hit_index].doc_id
-        if hits[best.hit_index].article:
-            # another statute answering together: a different law (its regulation, an interpretation)
-            if hits[c.hit_index].article and not same_doc and not hits[c.hit_index].superseded \
-                    and related_laws(hits[c.hit_index].title, hits[best.hit_index].title) \
-                    and all(hits[o.hit_index].doc_id != hits[c.hit_index].doc_id for o in chosen) \
-                    and c.score >= best.score * 0.8 and c.hit_index <= 4:
-                chosen.append(c)
-            continue
         if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):
             continue
         if q.kind == "quantity" and c.figure and c.score >= best.score * (0.85 if not same_doc else 0.95):

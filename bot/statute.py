@@ -326,6 +326,14 @@ def article_refs(question: str) -> list[ArticleRef]:
     return refs
 
 
+def cited_articles(text: str, law: str) -> list[str]:
+    """Labels of the articles of ``law`` (a short title) that ``text`` cites: 专利法第四十二条."""
+    labels = []
+    for m in re.finditer(rf"{re.escape(law)}第([{_NUM}]+)条(?:之([一二三四五六七八九十]+))?", text):
+        labels.append(article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0))
+    return labels
+
+
 def related_laws(a: str, b: str) -> bool:
     """A law and its implementing regulation (专利法 / 专利法实施细则): one's name holds the other's."""
     x, y = short_title(version_key(a)), short_title(version_key(b))

@@ -75,7 +75,7 @@ def sources_html(answer: Answer) -> str:
     for n, hit in enumerate(answer.citations, 1):
         spans = [(q.start, q.end) for q in answer.quotes if q.citation == n]
         page = f" · 第{hit.page}页" if hit.page else ""
-        facts = [hit.doc_type, hit.path, f"{hit.effective} 施行" if hit.effective else ""]
+        facts = [hit.doc_type, hit.chapter, f"{hit.effective} 施行" if hit.effective else ""]
         extra = "".join(f" · {html.escape(f)}" for f in facts if f)
         old = ' · <span class="superseded">已被新版本取代</span>' if hit.superseded else ""
         meta = f"{html.escape(hit.date or '日期不详')}{extra} · {safe_link(hit.source)}{page}{old}"

