@@ -8,7 +8,7 @@ with no network. Any other sentence-transformers model id or path can be chosen 
 The bundled model can also run on ONNX Runtime (``Settings.encoder``): its graph is exported
 once from the converted model into the cache, optionally with int8 weights, which embeds
 passages faster and needs neither torch nor transformers at query time. Every backend is an
-:class:`Encoder`: a tokenizer plus a function from padded token ids to unit vectors, so
+:class:`Encoder`: a tokenizer plus a function from token ids to unit vectors, so
 :func:`encode` (prompts, long-text windows, length-sorted batches) is written once.
 """
 
@@ -170,8 +170,7 @@ def export_onnx(src: Path, dest: Path, int8: bool) -> None:
     st_config = json.loads((src / "config_sentence_transformers.json").read_text(encoding="utf-8"))
     tokenizer_config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
     info = {"prompts": st_config.get("prompts", PROMPTS), "max_length": tokenizer_config["model_max_length"],
-            "dimension": config.hidden_size, "bos": config.bos_token_id, "eos": config.eos_token_id,
-            "pad": config.pad_token_id}
+            "dimension": config.hidden_size, "bos": config.bos_token_id, "eos": config.eos_token_id}
     (dest / _ENCODER_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
 
 
@@ -300,11 +299,11 @@ def _build_tokenizer(e5: E5File):
 
 @dataclass
 class Encoder:
-    """A tokenizer and a function from padded token ids to unit vectors, whatever runs the model.
+    """A tokenizer and a function from token ids to unit vectors, whatever runs the model.
 
-    ``run(ids, mask)`` takes two int64 arrays of shape (batch, tokens) and returns float32
-    L2-normalised embeddings of shape (batch, dimension). ``model`` is the object behind it
-    (a ``SentenceTransformer`` or an ``onnxruntime.InferenceSession``).
+    ``run`` takes complete id sequences (with <s> and </s>) and returns float32 L2-normalised
+    embeddings, one row each. ``model`` is the object behind it (a ``SentenceTransformer`` or an
+    ``onnxruntime.InferenceSession``).
     """
 
     name: str
@@ -315,8 +314,7 @@ class Encoder:
     dimension: int
     bos: int
     eos: int
-    pad: int
-    run: Callable[[np.ndarray, np.ndarray], np.ndarray] = field(repr=False)
+    run: Callable[[list[list[int]]], np.ndarray] = field(repr=False)
     model: object = field(default=None, repr=False)
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -332,22 +330,36 @@ def _torch_encoder(name: str, st) -> Encoder:
     tokenizer = Tokenizer.from_str(hf.backend_tokenizer.to_str())  # a copy: HF sets truncation on its own
     tokenizer.no_truncation()
     tokenizer.no_padding()
+    pad = hf.pad_token_id if hf.pad_token_id is not None else 0
 
-    def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def run(sequences: list[list[int]]) -> np.ndarray:
+        width = max(map(len, sequences))
+        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
         with torch.inference_mode():
-            out = st({"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)})["sentence_embedding"]
-        out = out.float().numpy()
+            out = st({"input_ids": ids, "attention_mask": mask})["sentence_embedding"].float().numpy()
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
     return Encoder(
         name, "torch", tokenizer, dict(st.prompts or {}), st.max_seq_length, st.get_embedding_dimension(),
         hf.cls_token_id if hf.cls_token_id is not None else hf.bos_token_id,
-        hf.sep_token_id if hf.sep_token_id is not None else hf.eos_token_id,
-        hf.pad_token_id if hf.pad_token_id is not None else 0, run, st,
+        hf.sep_token_id if hf.sep_token_id is not None else hf.eos_token_id, run, st,
     )
 
 
 def _onnx_encoder(name: str, backend: str, directory: Path, threads: int) -> Encoder:
+    """ONNX Runtime, one text per call on one thread, texts spread over ``threads`` workers.
+
+    One text per call keeps each vector independent of its batch: int8 activation scales are
+    computed per call, so batching would make a passage's vector depend on its neighbours (and
+    an incremental rebuild differ from a full one). Parallel single-thread calls also beat
+    two-thread calls on 2 cores (bench/build.py).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
@@ -357,15 +369,19 @@ def _onnx_encoder(name: str, backend: str, directory: Path, threads: int) -> Enc
     tokenizer.no_padding()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads > 0:
-        options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    pool = ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1, thread_name_prefix="ipbot-encoder")
 
-    def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    def one(seq: list[int]) -> np.ndarray:
+        ids = np.asarray([seq], dtype=np.int64)
+        return session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+
+    def run(sequences: list[list[int]]) -> np.ndarray:
+        return np.stack([one(sequences[0])] if len(sequences) == 1 else list(pool.map(one, sequences)))
 
     return Encoder(name, backend, tokenizer, info["prompts"], info["max_length"], info["dimension"],
-                   info["bos"], info["eos"], info["pad"], run, session)
+                   info["bos"], info["eos"], run, session)
 
 
 @functools.lru_cache(maxsize=4)
@@ -414,17 +430,12 @@ def encode(encoder: Encoder, texts: list[str], kind: Kind, batch_size: int = 32)
         if len(ids) > window:
             log.info("text of %d tokens is longer than the model's %d; embedding it in windows", len(ids), window)
         pieces += [(i, ids[start : start + window]) for start in range(0, max(len(ids), 1), window)]
-    pieces.sort(key=lambda piece: len(piece[1]))
+    pieces.sort(key=lambda piece: len(piece[1]))  # similar lengths share a batch: little padding
     totals = np.zeros((len(texts), encoder.dimension), dtype=np.float64)
     for start in range(0, len(pieces), batch_size):
         batch = pieces[start : start + batch_size]
-        width = len(batch[-1][1]) + 2
-        ids = np.full((len(batch), width), encoder.pad, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, (_, piece) in enumerate(batch):
-            ids[row, : len(piece) + 2] = [encoder.bos, *piece, encoder.eos]
-            mask[row, : len(piece) + 2] = 1
-        for (i, piece), vec in zip(batch, encoder.run(ids, mask)):
+        vectors = encoder.run([[encoder.bos, *piece, encoder.eos] for _, piece in batch])
+        for (i, piece), vec in zip(batch, vectors):
             totals[i] += max(len(piece), 1) * vec
     norms = np.maximum(np.linalg.norm(totals, axis=1, keepdims=True), 1e-12)
     out[:] = totals / norms

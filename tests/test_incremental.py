@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from bot import Retriever, build_index
+from bot import IndexUnavailable, Retriever, build_index
+from bot.build import local_embedder
 from bot.index import resolve_build
 
 from conftest import CORPUS, AppServer, run_cli
@@ -57,6 +58,34 @@ def test_incremental_rebuild_equals_full_rebuild(corpus_copy, tmp_path, encoder)
     assert np.allclose(inc_vecs, full_vecs, atol=1e-4)
     assert inc_results == full_results
     assert "national-ip-service-clusters-zh-hant" not in Retriever.load(inc).documents
+
+
+def test_interrupted_build_keeps_its_batches_and_embedders_plug_in(corpus_copy, tmp_path, settings):
+    """Batches are cached as they are embedded: a build that dies midway loses nothing, and the next
+    build sends only the missing passages to whatever embedder it is given."""
+    idx, local, sizes = tmp_path / "idx", local_embedder(settings), []
+
+    def dies_after_one_batch(texts):
+        if sizes:
+            raise KeyboardInterrupt
+        sizes.append(len(texts))
+        return local(texts)
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus_copy, idx, progress=False, embedder=dies_after_one_batch, build_batch=16)
+    assert sizes == [16]
+    with pytest.raises(IndexUnavailable):
+        resolve_build(idx)  # nothing half-built went live
+
+    def counted(texts):
+        sizes.append(len(texts))
+        return local(texts)
+
+    sizes.clear()
+    stats = build_index(corpus_copy, idx, progress=False, embedder=counted, build_batch=16)
+    assert stats.reused == 16 and stats.embedded == stats.chunks - 16 == sum(sizes)
+    assert max(sizes) <= 16
+    assert Retriever.load(idx).search("烟台有多少个院士工作站", k=1)[0].doc_id.startswith("yantai")
 
 
 def test_cli_add_and_remove(corpus_copy, tmp_path, encoder):
