@@ -197,6 +197,7 @@ class _Bar:
         files = sum(1 for last in self.files.values() if last < self.done)
         self.bar.set_description_str(f"{files}/{self.total_files} files", refresh=False)
         self.bar.update(len(batch))
+        self.bar.refresh()  # once per batch: tqdm would skip some to save time
 
     def __enter__(self) -> "_Bar":
         return self

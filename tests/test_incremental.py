@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from bot import IndexUnavailable, Retriever, build_index
 from bot.build import local_embedder
 from bot.index import resolve_build
 
-from conftest import CORPUS, AppServer, run_cli
+from conftest import CORPUS, ROOT, AppServer, run_cli
 
 WEIHAI = "威海市对发明专利给予资助，每件5000元。威海市专利质押贷款贴息比例为50%。威海市高价值专利培育中心每家奖励20万元。"
 QUESTIONS = ["烟台有多少个院士工作站", "崂山区的万人发明专利拥有量是多少", "威海发明专利资助多少钱",
@@ -86,6 +90,29 @@ def test_interrupted_build_keeps_its_batches_and_embedders_plug_in(corpus_copy, 
     assert stats.reused == 16 and stats.embedded == stats.chunks - 16 == sum(sizes)
     assert max(sizes) <= 16
     assert Retriever.load(idx).search("烟台有多少个院士工作站", k=1)[0].doc_id.startswith("yantai")
+
+
+def test_build_shows_progress_on_a_terminal_only(corpus_copy, tmp_path, encoder):
+    args = [sys.executable, "-m", "bot", "build", "--corpus", str(corpus_copy), "--index", str(tmp_path / "idx")]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "IPBOT_BUILD_BATCH": "16"})
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the build exited and closed the terminal
+            break
+        if not data:
+            break
+        seen += data
+    os.close(leader)
+    assert proc.wait(timeout=600) == 0
+    bar = seen.decode("utf-8", "replace")
+    assert "5/5 files" in bar and "passages/s" in bar and "ETA" in bar, bar[-500:]
+    piped = run_cli("build", "--corpus", str(corpus_copy), "--index", str(tmp_path / "idx"))
+    assert piped.returncode == 0 and "embedded 0" in piped.stdout
+    assert "passages/s" not in piped.stderr and "files" not in piped.stderr
 
 
 def test_cli_add_and_remove(corpus_copy, tmp_path, encoder):
