@@ -187,7 +187,8 @@ class _Bar:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=len(chunks), unit=" passages", dynamic_ncols=True, leave=False,
+            size = os.get_terminal_size(sys.stderr.fileno())  # 0 x 0 on a terminal of unknown size: tqdm hides
+            self.bar = tqdm(total=len(chunks), unit=" passages", ncols=size.columns or 100, nrows=size.lines or 24, leave=False,
                             bar_format="{desc} {bar} {n_fmt}/{total_fmt} passages, {rate_fmt}, ETA {remaining}")
 
     def advance(self, batch: list[Chunk]) -> None:
