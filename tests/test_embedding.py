@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
+from bot import load_encoder
 from bot.corpus import load_corpus
-from bot import Settings, load_encoder
 from bot.embedding import cache_is_valid, converted_model_dir, encode, ensure_converted, ensure_exported, exported_model_dir
 
 from conftest import CORPUS, ROOT
