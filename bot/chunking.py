@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from .corpus import Document
 from .statute import statute_pieces, version_key
 from .text import match_form, to_simplified
+
+if TYPE_CHECKING:  # imported when splitting: loading an index needs Chunk, not langchain (seconds of imports)
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 # Zero-width split points, tried in order: paragraph, sentence, clause, then between two
 # characters that are not both part of a number.
@@ -59,6 +61,8 @@ class Chunk:
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         separators=SEPARATORS,
         is_separator_regex=True,

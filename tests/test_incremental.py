@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from bot import Retriever, build_index
+from bot import IndexUnavailable, Retriever, build_index
+from bot.build import local_embedder
 from bot.index import resolve_build
 
-from conftest import CORPUS, AppServer, run_cli
+from conftest import CORPUS, ROOT, AppServer, run_cli
 
 WEIHAI = "威海市对发明专利给予资助，每件5000元。威海市专利质押贷款贴息比例为50%。威海市高价值专利培育中心每家奖励20万元。"
 QUESTIONS = ["烟台有多少个院士工作站", "崂山区的万人发明专利拥有量是多少", "威海发明专利资助多少钱",
@@ -57,6 +62,57 @@ def test_incremental_rebuild_equals_full_rebuild(corpus_copy, tmp_path, encoder)
     assert np.allclose(inc_vecs, full_vecs, atol=1e-4)
     assert inc_results == full_results
     assert "national-ip-service-clusters-zh-hant" not in Retriever.load(inc).documents
+
+
+def test_interrupted_build_keeps_its_batches_and_embedders_plug_in(corpus_copy, tmp_path, settings):
+    """Batches are cached as they are embedded: a build that dies midway loses nothing, and the next
+    build sends only the missing passages to whatever embedder it is given."""
+    idx, local, sizes = tmp_path / "idx", local_embedder(settings), []
+
+    def dies_after_one_batch(texts):
+        if sizes:
+            raise KeyboardInterrupt
+        sizes.append(len(texts))
+        return local(texts)
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus_copy, idx, progress=False, embedder=dies_after_one_batch, build_batch=16)
+    assert sizes == [16]
+    with pytest.raises(IndexUnavailable):
+        resolve_build(idx)  # nothing half-built went live
+
+    def counted(texts):
+        sizes.append(len(texts))
+        return local(texts)
+
+    sizes.clear()
+    stats = build_index(corpus_copy, idx, progress=False, embedder=counted, build_batch=16)
+    assert stats.reused == 16 and stats.embedded == stats.chunks - 16 == sum(sizes)
+    assert max(sizes) <= 16
+    assert Retriever.load(idx).search("烟台有多少个院士工作站", k=1)[0].doc_id.startswith("yantai")
+
+
+def test_build_shows_progress_on_a_terminal_only(corpus_copy, tmp_path, encoder):
+    args = [sys.executable, "-m", "bot", "build", "--corpus", str(corpus_copy), "--index", str(tmp_path / "idx")]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "IPBOT_BUILD_BATCH": "16"})
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the build exited and closed the terminal
+            break
+        if not data:
+            break
+        seen += data
+    os.close(leader)
+    assert proc.wait(timeout=600) == 0
+    bar = seen.decode("utf-8", "replace")
+    assert "5/5 files" in bar and "passages/s" in bar and "ETA" in bar, bar[-500:]
+    piped = run_cli("build", "--corpus", str(corpus_copy), "--index", str(tmp_path / "idx"))
+    assert piped.returncode == 0 and "embedded 0" in piped.stdout
+    assert "passages/s" not in piped.stderr and "files" not in piped.stderr
 
 
 def test_cli_add_and_remove(corpus_copy, tmp_path, encoder):
