@@ -95,7 +95,8 @@ class Web:
     def client(self, **kwargs):
         from gradio_client import Client
 
-        return Client(self.server.url, verbose=False, **kwargs)
+        # download_files=False: a hit's "path" (its chapter) would otherwise be taken for a file to fetch
+        return Client(self.server.url, verbose=False, download_files=False, **kwargs)
 
     def upload(self, *paths: Path, client=None) -> str:
         from gradio_client import handle_file
