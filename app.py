@@ -2,17 +2,18 @@
 
 The page comes up at once; the index is loaded, or built when missing, stale (corpus or
 settings changed) or damaged, in the background while the page shows the progress.
-Binding to anything but loopback requires credentials in ``IPBOT_AUTH`` (``user:password``).
+A login is required whenever ``IPBOT_AUTH`` (``user:password[,...]``) is set, and binding to
+anything but loopback requires it. Only ``IPBOT_ADMINS`` may add documents (see bot/access.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
 
+from bot.access import Access, is_loopback
 from bot.cli import configure_logging
 from bot.config import Settings
 from bot.corpus import MAX_FILE_BYTES
@@ -20,15 +21,6 @@ from bot.service import Service
 from bot.webapp import CSS, build_ui
 
 log = logging.getLogger("ipbot.app")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,26 +32,29 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     configure_logging()
 
-    auth = None
-    if not is_loopback(args.host):
-        creds = os.environ.get("IPBOT_AUTH", "")
-        if ":" not in creds:
-            print(f"error: binding to {args.host} exposes the bot beyond this machine; "
-                  "set IPBOT_AUTH=user:password to require a login", file=sys.stderr)
-            return 2
-        user, password = creds.split(":", 1)
-        auth = (user, password)
-        log.warning("listening on %s with login required (IPBOT_AUTH)", args.host)
-
     try:
         settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
+        access = Access.from_settings(settings, args.host)
     except ValueError as exc:  # a clear one-line reason, not a traceback
         print(f"error: cannot start: {exc}", file=sys.stderr)
         return 2
+    if not access.users and not is_loopback(args.host):
+        print(f"error: binding to {args.host} exposes the bot beyond this machine; "
+              "set IPBOT_AUTH=user:password to require a login", file=sys.stderr)
+        return 2
+    if access.users:
+        log.warning("listening on %s with login required (IPBOT_AUTH)", args.host)
+    if access.admins:
+        log.info("documents may be added by: %s (IPBOT_ADMINS)", ", ".join(sorted(access.admins)))
+    elif access.open_locally:
+        log.info("documents may be added from this machine only (no login); set IPBOT_AUTH and IPBOT_ADMINS "
+                 "before putting the page behind a proxy")
+    else:
+        log.warning("uploads are off: set IPBOT_ADMINS to the users (from IPBOT_AUTH) who may add documents")
     # the page comes up at once; the index loads (or builds, with progress on the page) meanwhile
-    demo = build_ui(Service(settings).start(), settings)
+    demo = build_ui(Service(settings).start(), settings, access=access)
     print(f"ipbot page on http://{args.host}:{args.port} (answers once the index is ready)", flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, footer_links=["api"], show_error=False,
+    demo.launch(server_name=args.host, server_port=args.port, auth=list(access.users) or None, css=CSS, footer_links=["api"], show_error=False,
                 max_file_size=MAX_FILE_BYTES)
     return 0
 

@@ -12,10 +12,11 @@ from .config import Settings
 from .corpus import CorpusError, Document
 from .embedding import load_encoder
 from .index import IndexUnavailable
+from .library import Library
 from .retrieval import Hit, Retriever
 
 __all__ = [
-    "Answer", "Assistant", "Quote", "BuildStats", "CorpusError", "Document", "Hit", "IndexUnavailable", "Retriever", "Settings",
+    "Answer", "Assistant", "Quote", "BuildStats", "CorpusError", "Document", "Hit", "IndexUnavailable", "Library", "Retriever", "Settings",
     "build_index", "load_encoder",
 ]
 __version__ = "0.1.0"

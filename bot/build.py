@@ -6,6 +6,9 @@ exist (a killed build resumes where it stopped) and written into one preallocate
 memory grows only by the vectors themselves. Who embeds is pluggable (:data:`Embedder`): the
 local encoder by default, or any function from passage texts to unit vectors, e.g. a cluster;
 :func:`assemble` turns chunks and vectors into the FAISS + BM25 store either way.
+
+One build at a time per index folder, across processes (the CLI, the page, a second app):
+every build and every corpus change holds :func:`index_lock`, a file lock in the index folder.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from .cache import EmbeddingCache, text_key
 from .chunking import Chunk, chunk_documents
 from .config import Settings
-from .corpus import CorpusError, Document, corpus_files, load_corpus
+from .corpus import DOC_ID_SCHEME, CorpusError, Document, corpus_files, load_corpus
 from .embedding import encode, load_encoder
 from .hashing import sha256_file
 from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest
@@ -37,6 +42,34 @@ log = logging.getLogger(__name__)
 
 Embedder = Callable[[list[str]], np.ndarray]
 """Passage texts -> float32 unit vectors, one row per text (only texts missing from the cache)."""
+
+LOCK_FILE = ".build.lock"
+
+
+class IndexBusy(RuntimeError):
+    """Another build of the same index is running and did not finish in time."""
+
+
+@contextmanager
+def index_lock(index_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold the index folder's build lock (re-entrant in one thread), waiting up to ``timeout``
+    seconds for another build or corpus change to finish."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir.resolve() / LOCK_FILE), is_singleton=True)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("another build of %s is running; waiting up to %.0fs", index_dir, timeout)
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise IndexBusy(f"another build of {index_dir} is still running after {timeout:.0f}s; "
+                            "try again when it has finished") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -70,7 +103,9 @@ class BuildStats:
 def corpus_digests(corpus_dir: Path) -> dict[str, str]:
     """Hash of every corpus file and sidecar, to tell whether the index is stale."""
     corpus_dir = Path(corpus_dir)
-    paths = set(corpus_files(corpus_dir)) | set(corpus_dir.rglob("*.meta.yaml"))
+    sidecars = {p for p in corpus_dir.rglob("*.meta.yaml")
+                if not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)}
+    paths = set(corpus_files(corpus_dir)) | sidecars
     return {p.relative_to(corpus_dir).as_posix(): sha256_file(p) for p in sorted(paths) if p.is_file()}
 
 
@@ -82,6 +117,8 @@ def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str |
         return "no index yet"
     if manifest.get("format_version") != FORMAT_VERSION:
         return "index format changed"
+    if manifest.get("doc_ids") != DOC_ID_SCHEME:
+        return "document ids changed (now the file path with its extension)"
     if manifest.get("settings") != settings.index_settings():
         return "index settings or model changed"
     if manifest.get("corpus") != corpus_digests(corpus_dir):
@@ -98,10 +135,16 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     ``report(done, total)`` is called as passages are embedded (the web page shows it while the
     first build runs). ``embedder`` replaces the local encoder for passages missing from the
     embedding cache. Keyword overrides are any :class:`Settings` field (``chunk_size=400``, ``model=...``).
+    Waits for another build of the same index (:class:`IndexBusy` after ``settings.lock_timeout``).
     """
-    t0 = time.perf_counter()
     settings = (settings or Settings.from_env()).replace(**overrides)
-    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    with index_lock(Path(index_dir), settings.lock_timeout):
+        return _build(Path(corpus_dir), Path(index_dir), settings, progress, report, embedder)
+
+
+def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool, report: ProgressFn | None,
+           embedder: Embedder | None) -> BuildStats:
+    t0 = time.perf_counter()
     digests = corpus_digests(corpus_dir) if corpus_dir.is_dir() else {}
     try:
         previous = read_manifest(index_dir).get("corpus", {})
@@ -217,6 +260,7 @@ def assemble(docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, set
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": settings.model,
+        "doc_ids": DOC_ID_SCHEME,
         "dimensions": int(vectors.shape[1]),
         "dense_index": dense.kind,
         "settings": settings.index_settings(),
@@ -239,8 +283,15 @@ ProgressFn = Callable[[int, int], None]
 
 
 def _save_atomically(store: IndexStore, index_dir: Path) -> None:
-    """Write the build beside the live one, then swap the ``current`` link in one rename."""
+    """Write the build beside the live one, then swap the ``current`` link in one rename.
+
+    Runs under the build lock, so no other build is writing: the previous build stays (a
+    process may be loading it right now) and only older ones, and folders left by crashed
+    builds, are deleted.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
+    link = index_dir / CURRENT
+    previous = link.resolve() if link.is_symlink() else None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{stamp}-", dir=index_dir))
     try:
@@ -254,8 +305,10 @@ def _save_atomically(store: IndexStore, index_dir: Path) -> None:
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()
     link_tmp.symlink_to(final.name, target_is_directory=True)
-    os.replace(link_tmp, index_dir / CURRENT)
+    os.replace(link_tmp, link)
     store.path = final
     for old in index_dir.iterdir():
-        if old != final and old.is_dir() and not old.is_symlink() and (old.name.startswith("build-") or old.name.startswith(".build-")):
+        if old.is_symlink() or not old.is_dir() or old.resolve() in (final.resolve(), previous):
+            continue
+        if old.name.startswith(("build-", ".build-")):
             shutil.rmtree(old, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot build | search | ask | eval``."""
+"""Command line: ``python -m bot build | add | remove | history | restore | search | ask | eval``."""
 
 from __future__ import annotations
 
@@ -31,10 +31,19 @@ def _parser() -> argparse.ArgumentParser:
 
     ad = sub.add_parser("add", parents=[common], help="copy documents into the corpus and update the index")
     ad.add_argument("paths", nargs="+", type=Path)
+    ad.add_argument("--replace", action="store_true",
+                    help="replace a document of the same name (the old version is kept; see history/restore)")
     ad.add_argument("--corpus", help="corpus folder (default: corpus)")
-    rm = sub.add_parser("remove", parents=[common], help="delete a document from the corpus and update the index")
-    rm.add_argument("doc_id")
+    rm = sub.add_parser("remove", parents=[common], help="delete a document (a copy is kept) and update the index")
+    rm.add_argument("doc_id", help="document id: the file path in the corpus, e.g. notice.md")
     rm.add_argument("--corpus", help="corpus folder (default: corpus)")
+    hi = sub.add_parser("history", parents=[common], help="list the changes made to the corpus")
+    hi.add_argument("--corpus", help="corpus folder (default: corpus)")
+    hi.add_argument("-n", type=int, default=0, help="only the last N changes")
+    hi.add_argument("--json", action="store_true", help="JSON output")
+    rs = sub.add_parser("restore", parents=[common], help="bring back a removed or replaced document and update the index")
+    rs.add_argument("ref", help="a document id (its latest removed or replaced version) or a history entry number")
+    rs.add_argument("--corpus", help="corpus folder (default: corpus)")
 
     s = sub.add_parser("search", parents=[common], help="print the passages that best match a question")
     s.add_argument("query")
@@ -88,23 +97,65 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    from .build import build_index
-    from .corpus import add_files
+def _library(settings: Settings):
+    import getpass
 
-    for copy in add_files(settings.corpus_dir, args.paths):
-        print(f"added {copy}")
-    print(build_index(settings.corpus_dir, settings.index_dir, settings=settings).summary())
-    return 0
+    from .library import Library
+
+    return Library(settings, user=getpass.getuser(), via="cli", progress=True)
+
+
+_DONE = {"add": "added", "replace": "replaced", "remove": "removed", "restore": "restored", "undo": "undid"}
+
+
+def _report(outcome, corpus_dir: Path) -> int:
+    """Print what a corpus change did; 2 when a file was refused."""
+    from .library import TAKEN
+
+    for e in outcome.entries:
+        line = f"{_DONE[e.action]} {corpus_dir / e.file}"
+        if e.requested:
+            line = f"added {e.requested} as {corpus_dir / e.file}: {e.note}" + (" by a different document (to replace it: add --replace)"
+                                                                     if e.note == TAKEN else "")
+        elif e.previous:
+            line += f" (the previous version is kept: python -m bot restore {e.seq})"
+        print(line)
+    for given, existing in outcome.duplicates:
+        print(f"{given} is already in the corpus" if given == existing else f"not added {given}: identical to {existing}")
+    for r in outcome.refused:
+        print(f"refused {r.name}: {r.reason}", file=sys.stderr)
+    if outcome.stats:
+        print(outcome.stats.summary())
+    elif not outcome.refused:
+        print("nothing changed")
+    return 2 if outcome.refused else 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    return _report(_library(settings).add(args.paths, replace=args.replace), settings.corpus_dir)
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from .build import build_index
-    from .corpus import remove_document
+    return _report(_library(settings).remove(args.doc_id), settings.corpus_dir)
 
-    for gone in remove_document(settings.corpus_dir, args.doc_id):
-        print(f"deleted {gone}")
-    print(build_index(settings.corpus_dir, settings.index_dir, settings=settings).summary())
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    return _report(_library(settings).restore(args.ref), settings.corpus_dir)
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    entries = _library(settings).history()[-args.n:] if args.n > 0 else _library(settings).history()
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=1))
+        return 0
+    if not entries:
+        print(f"no changes recorded for {settings.corpus_dir}")
+    for e in entries:
+        who = f"{e.user or '?'} ({e.via})"
+        extra = f" (asked for {e.requested})" if e.requested else ""
+        extra += f" [{e.note}]" if e.note else ""
+        digest = (e.sha256 or e.previous)[:12]
+        print(f"{e.seq:>4}  {e.time}  {who:<16} {e.action:<8} {e.file}  {e.size} bytes  sha256 {digest}{extra}")
     return 0
 
 
@@ -159,7 +210,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "add": cmd_add, "remove": cmd_remove, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
+COMMANDS = {"build": cmd_build, "add": cmd_add, "remove": cmd_remove, "history": cmd_history, "restore": cmd_restore,
+            "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -173,12 +225,14 @@ def configure_logging(verbose: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.verbose)
+    from .build import IndexBusy
     from .corpus import CorpusError
     from .index import IndexUnavailable
+    from .library import UpdateFailed
 
     try:
         return COMMANDS[args.command](args, _settings(args))
-    except (CorpusError, IndexUnavailable, ValueError, FileNotFoundError) as exc:
+    except (CorpusError, IndexUnavailable, IndexBusy, UpdateFailed, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -73,6 +73,13 @@ class Settings:
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 60.0
+    # who may read and who may change the corpus (see bot/access.py)
+    auth: str = field(default="", repr=False)  # "user:password[,user2:password2]": login for the page
+    admins: str = ""  # comma-separated users from ``auth`` who may add documents on the page
+    uploads: str = "auto"  # "auto": admins, or anyone on a loopback page without login; "off": nobody
+    max_upload_files: int = 20  # files per upload on the page
+    max_corpus_mb: float = 500.0  # total size of the corpus folder that adding may reach
+    lock_timeout: float = 600.0  # seconds a build waits for another build of the same index
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -98,6 +105,8 @@ class Settings:
         out = dataclasses.replace(self, **paths) if paths else self
         if out.encoder not in ENCODERS:
             raise ValueError(f"encoder {out.encoder!r} is not one of {', '.join(ENCODERS)}")
+        if out.uploads not in ("auto", "off"):
+            raise ValueError(f"uploads must be 'auto' or 'off', not {out.uploads!r}")
         if out.chunk_overlap >= out.chunk_size:
             raise ValueError(f"chunk_overlap ({out.chunk_overlap}) must be smaller than chunk_size ({out.chunk_size})")
         return out

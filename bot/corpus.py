@@ -18,7 +18,6 @@ import hashlib
 import html
 import logging
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx")
 SIDECAR_SUFFIX = ".meta.yaml"
+DOC_ID_SCHEME = "path"  # recorded in index manifests: ids are file paths with extension
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 # Regions we recognise, most specific first; the value is what a filter offers.
@@ -307,7 +307,23 @@ def sidecar_for(path: Path) -> Path:
 
 
 def doc_id_for(path: Path, corpus_dir: Path) -> str:
-    return path.relative_to(corpus_dir).with_suffix("").as_posix()
+    """The document id: the path relative to the corpus folder, with its extension, so
+    ``notice.md`` and ``notice.txt`` are two documents."""
+    return path.relative_to(corpus_dir).as_posix()
+
+
+def legacy_doc_id(doc_id: str) -> str:
+    """The id older indexes used (no extension); still accepted where an id is asked for."""
+    return doc_id[: -len(Path(doc_id).suffix)] if Path(doc_id).suffix else doc_id
+
+
+def find_documents(corpus_dir: Path, ref: str) -> list[Path]:
+    """The corpus files a user means by ``ref``: the document id (``sub/notice.md``), else the
+    old id without extension (``sub/notice``), which may name several files."""
+    corpus_dir = Path(corpus_dir)
+    files = corpus_files(corpus_dir)
+    exact = [p for p in files if doc_id_for(p, corpus_dir) == ref]
+    return exact or [p for p in files if legacy_doc_id(doc_id_for(p, corpus_dir)) == ref]
 
 
 def read_file(path: Path, corpus_dir: Path) -> Document:
@@ -354,48 +370,3 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[tuple[str, str]]
             + (f"; skipped {len(skipped)}" if skipped else "")
         )
     return docs, skipped
-
-
-def add_files(corpus_dir: Path, paths: list[Path]) -> list[Path]:
-    """Copy documents (and their ``.meta.yaml`` sidecars) into the corpus; returns the copies.
-
-    Unsupported types, empty and oversized files are refused with a ``ValueError`` before
-    anything is copied.
-    """
-    corpus_dir = Path(corpus_dir)
-    paths = [Path(p) for p in paths]
-    for path in paths:
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
-        if path.suffix.lower() not in SUFFIXES:
-            raise ValueError(f"{path.name}: unsupported type (use {', '.join(SUFFIXES)})")
-        size = path.stat().st_size
-        if size == 0 or size > MAX_FILE_BYTES:
-            raise ValueError(f"{path.name}: size {size} bytes is outside 1 byte .. {MAX_FILE_BYTES // 2**20} MB")
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    copies = []
-    for path in paths:
-        target = corpus_dir / path.name
-        if target.resolve() != path.resolve():
-            shutil.copyfile(path, target)
-        sidecar = sidecar_for(path)
-        if sidecar.is_file() and sidecar.resolve() != (corpus_dir / sidecar.name).resolve():
-            shutil.copyfile(sidecar, corpus_dir / sidecar.name)
-        copies.append(target)
-    return copies
-
-
-def remove_document(corpus_dir: Path, doc_id: str) -> list[Path]:
-    """Delete the file(s) behind ``doc_id`` and its sidecar; returns what was deleted."""
-    corpus_dir = Path(corpus_dir)
-    files = [p for p in corpus_files(corpus_dir) if doc_id_for(p, corpus_dir) == doc_id]
-    if not files:
-        raise ValueError(f"no document with id {doc_id!r} in {corpus_dir}")
-    removed = []
-    for path in files:
-        sidecar = sidecar_for(path)
-        for victim in (path, sidecar):
-            if victim.is_file():
-                victim.unlink()
-                removed.append(victim)
-    return removed

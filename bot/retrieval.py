@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
+from .corpus import legacy_doc_id
 from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
@@ -258,8 +259,8 @@ def _doc_passes(doc, filters: dict) -> bool:
     regions = wanted("region")
     if regions and not any(r and (r in doc.region or doc.region in r) for r in regions if doc.region):
         return False
-    if wanted("doc_id") and doc.doc_id not in wanted("doc_id"):
-        return False
+    if wanted("doc_id") and not {doc.doc_id, legacy_doc_id(doc.doc_id)} & set(wanted("doc_id")):
+        return False  # ids without extension (older indexes) keep working
     if wanted("doc_type") and doc.doc_type not in wanted("doc_type"):
         return False
     date_from, date_to = filters.get("date_from"), filters.get("date_to")

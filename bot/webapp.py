@@ -1,4 +1,4 @@
-"""The Gradio chat page and its named API endpoints (``/ask``, ``/search``).
+"""The Gradio chat page and its named API endpoints (``/ask``, ``/search``, ``/upload``).
 
 All corpus text reaches the page HTML-escaped: documents are data, never markup. Source links
 are shown only for http(s) URLs; anything else is shown as a plain file name.
@@ -9,18 +9,19 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import gradio as gr
 
+from .access import Access
 from .answer import Answer, Assistant
-from .build import build_index
+from .build import IndexBusy
 from .config import Settings
-from .corpus import SUFFIXES, CorpusError, add_files
+from .corpus import SIDECAR_SUFFIX, SUFFIXES, CorpusError
 from .index import IndexUnavailable
+from .library import TAKEN, Library, LibraryError, Outcome, UpdateFailed
 from .retrieval import Hit, Retriever, make_filters
 from .service import Service
 
@@ -151,12 +152,50 @@ def _choices(retriever: Retriever | None) -> tuple[list[str], list[tuple[str, st
     return regions, titles, types
 
 
-def build_ui(service: Service | Assistant, settings: Settings | None = None, concurrency: int = 4) -> gr.Blocks:
-    """The page over a :class:`Service` (which may still be building its index) or a ready Assistant."""
+def upload_message(outcome: Outcome) -> str:
+    """Exactly what an upload did, file by file (Markdown)."""
+    lines = []
+    for e in outcome.entries:
+        if e.file.endswith(SIDECAR_SUFFIX):
+            continue
+        if e.note == TAKEN:
+            lines.append(f"已添加 {_escape_md(e.requested)}：资料库中已有同名但内容不同的文档，新文件另存为 "
+                         f"{_escape_md(e.file)}，原文档未改动。")
+        elif e.requested:
+            lines.append(f"已添加 {_escape_md(e.requested)}（文件名含不能使用的字符或以点开头，保存为 {_escape_md(e.file)}）。")
+        else:
+            lines.append(f"已添加 {_escape_md(e.file)}。")
+    for given, existing in outcome.duplicates:
+        lines.append(f"未重复添加 {_escape_md(given)}：与已收录的 {_escape_md(existing)} 内容完全相同。")
+    for r in outcome.refused:
+        lines.append(f"未添加 {_escape_md(r.name)}：{r.zh}")
+    if outcome.stats:
+        lines.append(f"现有 {outcome.stats.documents} 篇文档、{outcome.stats.chunks} 个段落，新文档可以提问了。")
+        if outcome.stats.skipped:
+            lines.append("资料库中未能读取：" + "；".join(f"{_escape_md(Path(f).name)}（{_escape_md(why)}）"
+                                                for f, why in outcome.stats.skipped))
+    return "\n\n".join(lines)
+
+
+def discard_uploads(paths: list[Path]) -> None:
+    """Delete Gradio's temporary copies of uploaded files (only those in its upload folder)."""
+    root = Path(gr.utils.get_upload_folder()).resolve()
+    for path in paths:
+        path = path.resolve()
+        if path.is_relative_to(root) and path.is_file():
+            path.unlink(missing_ok=True)
+            if path.parent != root and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+
+
+def build_ui(service: Service | Assistant, settings: Settings | None = None, concurrency: int = 4,
+             access: Access | None = None) -> gr.Blocks:
+    """The page over a :class:`Service` (which may still be building its index) or a ready Assistant;
+    ``access`` decides who may add documents (default: this machine, no login)."""
     if isinstance(service, Assistant):
         service = Service(settings or service.settings, service)
     settings = settings or service.settings
-    build_lock = threading.Lock()
+    access = access or Access.from_settings(settings)
 
     def not_ready() -> str:
         return service.status() if service.assistant is None else ""
@@ -206,30 +245,48 @@ def build_ui(service: Service | Assistant, settings: Settings | None = None, con
         filters = _filters(region, doc_id, doc_type, date_from, date_to)
         return [h.to_dict() for h in service.assistant.retriever.search(query or "", k=k, filters=filters)]
 
-    def upload(files: list | None):
-        """Add uploaded documents to the corpus, update the index, and make them answerable."""
+    def may_change(request: gr.Request) -> bool:
+        client = getattr(request, "client", None)
+        return access.may_change(request.username, getattr(client, "host", None), dict(request.headers))
+
+    def show_upload_panel(request: gr.Request):
+        """Only those who may add documents see the upload panel."""
+        return gr.update(visible=may_change(request))
+
+    def upload(files: list | None, request: gr.Request):
+        """Add uploaded documents to the corpus (admins only), update the index, make them answerable."""
         paths = [Path(f if isinstance(f, str) else getattr(f, "name", "")) for f in (files or [])]
-        if not_ready():
-            return (not_ready(), *panels())
-        retriever = service.assistant.retriever
-        if not paths:
-            message = "请先选择要上传的文件（txt、md、html、pdf、docx）。"
-        else:
-            try:
-                with build_lock:
-                    add_files(settings.corpus_dir, paths)
-                    stats = build_index(settings.corpus_dir, retriever.index_dir, settings=settings, progress=False)
+        user = request.username
+        try:
+            if not may_change(request):
+                log.warning("upload refused for %s", user or "a request without login")
+                message = access.refusal(user)
+            elif not_ready():
+                message = not_ready()
+            elif not paths:
+                message = "请先选择要上传的文件（txt、md、html、pdf、docx）。"
+            else:
+                retriever = service.assistant.retriever
+                lib_settings = settings.replace(index_dir=retriever.index_dir)
+                outcome = Library(lib_settings, user=user, via="web").add(paths, max_files=settings.max_upload_files)
+                if outcome.stats:
                     retriever.reload()
-                names = "、".join(p.name for p in paths)
-                message = f"已添加 {names}：现有 {stats.documents} 篇文档、{stats.chunks} 个段落，可以提问了。"
-                if stats.skipped:
-                    message += " 未能读取：" + "；".join(f"{Path(f).name}（{why}）" for f, why in stats.skipped)
-            except (ValueError, CorpusError, IndexUnavailable) as exc:
-                message = f"未添加：{exc}"
-            except Exception:
-                log.exception("upload failed")
-                message = "上传失败，请检查文件后重试，或联系管理员查看日志。"
-        return (message, *panels())
+                message = upload_message(outcome)
+        except LibraryError as exc:
+            message = f"未添加：{exc.zh}"
+        except UpdateFailed:
+            message = "索引更新失败，资料库已恢复原样，这次没有添加任何文件。请稍后重试，或联系管理员查看日志。"
+        except IndexBusy:
+            message = "另一项索引更新仍在进行，这次没有添加任何文件；请稍后再试。"
+        except (CorpusError, IndexUnavailable) as exc:
+            log.error("upload: %s", exc)
+            message = "文件已收录，但重新载入索引失败；请联系管理员查看日志。"
+        except Exception:
+            log.exception("upload failed")
+            message = "上传失败，请检查文件后重试，或联系管理员查看日志。"
+        finally:
+            discard_uploads(paths)
+        return (message, *panels(), None)
 
     def panels() -> tuple:
         """The document panel and filter choices for the index as it is now."""
@@ -244,7 +301,7 @@ def build_ui(service: Service | Assistant, settings: Settings | None = None, con
             return (gr.update(value=service.status(), visible=True), *[gr.update()] * 4, gr.update(active=True))
         return (gr.update(value=service.status(), visible=bool(service.error)), *panels(), gr.update(active=False))
 
-    with gr.Blocks(title="知识产权政策问答") as demo:
+    with gr.Blocks(title="知识产权政策问答", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## 知识产权政策问答\n根据收录的法律法规、政策文件与新闻回答，并给出每条答案的出处；资料中没有的内容会直接说明。")
         banner = gr.Markdown(service.status(), visible=bool(not_ready()), elem_id="ipbot-status")
         with gr.Row(equal_height=False):
@@ -268,7 +325,7 @@ def build_ui(service: Service | Assistant, settings: Settings | None = None, con
                 with gr.Accordion("已收录文档", open=False):
                     docs_panel = gr.HTML(documents_html(service.assistant.retriever if service.assistant else None),
                                          elem_id="ipbot-docs")
-                with gr.Accordion("上传文档", open=False):
+                with gr.Accordion("上传文档", open=False, visible=False, elem_id="ipbot-upload-panel") as upload_panel:
                     files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="txt / md / html / pdf / docx",
                                     elem_id="ipbot-upload")
                     add = gr.Button("添加到资料库", size="sm", elem_id="ipbot-add")
@@ -277,7 +334,8 @@ def build_ui(service: Service | Assistant, settings: Settings | None = None, con
         box.submit(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
         send.click(respond, inputs, [chat, box], api_visibility="private", concurrency_limit=concurrency)
         clear.click(lambda: ([], ""), None, [chat, box], api_visibility="private")
-        add.click(upload, [files], [status, docs_panel, region, doc, doc_type], api_name="upload", concurrency_limit=1)
+        add.click(upload, [files], [status, docs_panel, region, doc, doc_type, files], api_name="upload", concurrency_limit=1)
+        demo.load(show_upload_panel, None, upload_panel, api_visibility="private")
         timer = gr.Timer(1.0, active=service.assistant is None)
         timer.tick(poll, None, [banner, docs_panel, region, doc, doc_type, timer], api_visibility="private",
                    show_progress="hidden")

@@ -16,7 +16,7 @@ from conftest import CORPUS
 def seed_docs():
     docs, skipped = load_corpus(CORPUS)
     assert not skipped
-    return {d.doc_id: d for d in docs}
+    return {d.doc_id.rsplit(".", 1)[0]: d for d in docs}  # ids are file names; keyed here by stem
 
 
 def test_seed_corpus_metadata(seed_docs):
@@ -86,8 +86,8 @@ def test_unreadable_files_are_skipped_not_fatal(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         docs, skipped = load_corpus(tmp_path)
     ids = {d.doc_id for d in docs}
-    assert ids == {"good", "gbk"}
-    assert "威海市对发明专利给予资助" in next(d for d in docs if d.doc_id == "gbk").text
+    assert ids == {"good.txt", "gbk.txt"}
+    assert "威海市对发明专利给予资助" in next(d for d in docs if d.doc_id == "gbk.txt").text
     assert {Path(f).name for f, _ in skipped} == {"empty.txt", "binary.txt"}
     assert "links outside" in caplog.text
 

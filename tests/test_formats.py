@@ -58,7 +58,7 @@ def office_corpus(tmp_path_factory):
 def test_pdf_text_pages_and_metadata(office_corpus):
     docs, skipped = load_corpus(office_corpus)
     assert not skipped
-    pdf = next(d for d in docs if d.doc_id == "weihai-subsidy")
+    pdf = next(d for d in docs if d.doc_id == "weihai-subsidy.pdf")
     assert pdf.title == "威海市知识产权资助办法"
     assert "对授权发明专利给予资助，每件资助5000元" in pdf.text  # sentence joined across the page break
     assert "- 1 -" not in pdf.text and "\ue000" not in pdf.text
@@ -67,7 +67,7 @@ def test_pdf_text_pages_and_metadata(office_corpus):
 
 def test_docx_paragraphs_and_tables(office_corpus):
     docs, _ = load_corpus(office_corpus)
-    word = next(d for d in docs if d.doc_id == "rizhao-notice")
+    word = next(d for d in docs if d.doc_id == "rizhao-notice.docx")
     assert word.title == "日照市专利导航项目通知"
     assert "每项支持30万元" in word.text
     assert "企业运营类专利导航 | 3项 | 每项10万元" in word.text
@@ -78,7 +78,7 @@ def test_pdf_citation_has_page_number(office_corpus, tmp_path, encoder):
     build_index(office_corpus, tmp_path / "idx", progress=False, chunk_size=40, chunk_overlap=10)
     r = Retriever.load(tmp_path / "idx")
     hit = r.search("专利质押贷款贴息比例", k=1)[0]
-    assert hit.doc_id == "weihai-subsidy" and "50%" in hit.text
+    assert hit.doc_id == "weihai-subsidy.pdf" and "50%" in hit.text
     assert hit.page == 2
     hit = r.search("资助办法什么时候施行", k=1)[0]
     assert hit.page == 3
@@ -90,5 +90,5 @@ def test_broken_office_files_are_skipped(tmp_path):
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     (tmp_path / "bad.docx").write_bytes(b"PK\x03\x04 broken zip")
     docs, skipped = load_corpus(tmp_path)
-    assert [d.doc_id for d in docs] == ["ok"]
+    assert [d.doc_id for d in docs] == ["ok.txt"]
     assert sorted(f.rsplit("/", 1)[-1] for f, _ in skipped) == ["bad.docx", "bad.pdf"]

@@ -61,7 +61,7 @@ def test_incremental_rebuild_equals_full_rebuild(corpus_copy, tmp_path, encoder)
     assert inc_chunks == full_chunks
     assert np.allclose(inc_vecs, full_vecs, atol=1e-4)
     assert inc_results == full_results
-    assert "national-ip-service-clusters-zh-hant" not in Retriever.load(inc).documents
+    assert "national-ip-service-clusters-zh-hant.txt" not in Retriever.load(inc).documents
 
 
 def test_interrupted_build_keeps_its_batches_and_embedders_plug_in(corpus_copy, tmp_path, settings):
@@ -122,10 +122,10 @@ def test_cli_add_and_remove(corpus_copy, tmp_path, encoder):
     out = run_cli("add", str(new), "--corpus", str(corpus_copy), "--index", str(idx))
     assert out.returncode == 0, out.stderr
     assert "corpus/weihai.txt" in out.stdout
-    assert Retriever.load(idx).search("威海发明专利资助", k=1)[0].doc_id == "weihai"
+    assert Retriever.load(idx).search("威海发明专利资助", k=1)[0].doc_id == "weihai.txt"
     out = run_cli("remove", "weihai", "--corpus", str(corpus_copy), "--index", str(idx))
     assert out.returncode == 0 and "removed weihai.txt" in out.stdout and "embedded 0" in out.stdout
-    assert "weihai" not in Retriever.load(idx).documents
+    assert "weihai.txt" not in Retriever.load(idx).documents
     out = run_cli("remove", "weihai", "--corpus", str(corpus_copy), "--index", str(idx))
     assert out.returncode == 2 and "no document with id" in out.stderr
     bad = tmp_path / "virus.exe"
@@ -159,7 +159,7 @@ def test_upload_from_the_page_is_answerable_right_after(corpus_copy, tmp_path, e
         assert ans["answered"] and "20万元" in ans["text"]
         assert ans["citations"][0]["title"] == "威海市知识产权资助办法"
         hits = client.predict("专利资助", 5, "", "", "政策文件", "2024", "", api_name="/search")
-        assert hits and {h["doc_id"] for h in hits} == {"weihai-policy"}
+        assert hits and {h["doc_id"] for h in hits} == {"weihai-policy.md"}
         bad = tmp_path / "upload" / "run.sh"
         bad.write_text("echo hi", encoding="utf-8")
         with pytest.raises(Exception, match="Invalid file type"):  # refused by the upload component

@@ -190,5 +190,5 @@ def test_huge_file_is_skipped_with_a_warning(tmp_path):
     with (tmp_path / "huge.txt").open("w", encoding="utf-8") as fh:
         fh.write("专利" * (MAX_FILE_BYTES // 5))
     docs, skipped = load_corpus(tmp_path)
-    assert [d.doc_id for d in docs] == ["ok"]
+    assert [d.doc_id for d in docs] == ["ok.txt"]
     assert "limit" in skipped[0][1]
