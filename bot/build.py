@@ -60,7 +60,15 @@ def corpus_digests(corpus_dir: Path) -> dict[str, str]:
     """Hash of every corpus file and sidecar, to tell whether the index is stale."""
     corpus_dir = Path(corpus_dir)
     paths = set(corpus_files(corpus_dir)) | set(corpus_dir.rglob("*.meta.yaml"))
-    return {p.relative_to(corpus_dir).as_posix(): sha256_file(p) for p in sorted(paths) if p.is_file()}
+    return {p.relative_to(corpus_dir).as_posix(): _digest(p) for p in sorted(paths) if p.is_file()}
+
+
+def _digest(path: Path) -> str:
+    """A file's hash, or a marker for one that cannot be read (load_corpus reports why)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return "unreadable"
 
 
 def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str | None:
@@ -94,7 +102,7 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
         previous = read_manifest(index_dir).get("corpus", {})
     except IndexUnavailable:
         previous = {}
-    docs, skipped = load_corpus(corpus_dir)
+    docs, skipped = load_corpus(corpus_dir, settings)
     docs = mark_versions(docs)
     chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
                                          settings.article_chunk_size)
