@@ -31,7 +31,7 @@ from bot.corpus import clean_text, load_corpus, parse_document
 from bot.limits import bounded_history
 from bot.llm import ChatClient
 
-from conftest import ROOT, free_port, run_cli
+from conftest import ROOT, free_port, run_cli, send_json
 
 
 @pytest.fixture(scope="module")
@@ -299,3 +299,175 @@ def test_a_huge_earlier_turn_does_not_reach_the_query(assistant):
     ans = assistant.ask("那科信贷呢？", history=history)
     assert time.perf_counter() - t0 < 10
     assert len(ans.query) < 200 and "6.1亿元" in ans.text  # read against the last turn that was a question
+
+
+# ---------------------------------------------------------------- bad requests to the running server
+
+BAD_REQUESTS = [  # (name, endpoint, arguments)
+    ("huge history", "/ask", ("青岛呢？", [{"role": "user", "content": "专利质押融资" * 20_000}] * 5
+                              + [{"role": "assistant", "content": "答" * 1000}] * 300)),
+    ("odd history", "/ask", ("那科信贷呢？", [{"role": "user", "content": [[[["深"]]]]}, {"x": 1}, 7, None])),
+    ("huge question", "/ask", ("专利" * 500_000,)),
+    ("huge search", "/search", ("专利" * 500_000, 5)),
+    ("huge k", "/search", ("科信贷", 10**12)),
+    ("negative k", "/search", ("科信贷", -7)),
+    ("huge filter", "/search", ("科信贷", 5, "烟" * 100_000)),
+    ("bad date", "/ask", ("烟台有多少个院士工作站", [], "", "", "", "not-a-date", "")),
+    ("path as doc id", "/search", ("科信贷", 5, "", "../../../../etc/passwd")),
+    ("markup question", "/ask", ("![x](http://127.0.0.1:9/q.png)[1](https://phish.example)" * 10,)),
+]
+
+
+def _attack(url: str, errors: list[str], rounds: int) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(url, verbose=False)
+    for _ in range(rounds):
+        for name, endpoint, args in BAD_REQUESTS:
+            try:
+                result = client.predict(*args, api_name=endpoint)
+            except AppError as exc:  # our message, in the user's terms
+                if "参数有误" not in str(exc):
+                    errors.append(f"{name}: {str(exc)[:200]}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - anything else is a failure of the server
+                errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            if endpoint == "/ask" and not isinstance(result, dict):
+                errors.append(f"{name}: {str(result)[:200]}")
+            if endpoint == "/search" and len(result) > 50:
+                errors.append(f"{name}: {len(result)} hits")
+
+
+def test_bad_request_battery_leaves_the_server_answering_others(app_server):
+    """Eight clients send bad requests while another asks real questions: every bad request
+    gets an answer or a message, the other client keeps getting right answers, no traceback."""
+    import psutil
+    from gradio_client import Client
+
+    proc = psutil.Process(app_server.proc.pid)
+    victim = Client(app_server.url, verbose=False)
+    victim.predict("烟台有多少个院士工作站", api_name="/ask")  # warm
+    rss_before = proc.memory_info().rss
+    errors: list[str] = []
+    attackers = [threading.Thread(target=_attack, args=(app_server.url, errors, 2)) for _ in range(8)]
+    for t in attackers:
+        t.start()
+    latencies, wrong = [], []
+    while any(t.is_alive() for t in attackers):
+        t0 = time.perf_counter()
+        ans = victim.predict("烟台有多少个院士工作站", api_name="/ask")
+        latencies.append(time.perf_counter() - t0)
+        if "33个" not in ans["text"]:
+            wrong.append(ans["text"][:80])
+    for t in attackers:
+        t.join()
+    rss_after = proc.memory_info().rss
+    latencies.sort()
+    print(f"\nduring the attack: {len(latencies)} answers to another client, p50 {latencies[len(latencies) // 2]:.2f} s, "
+          f"max {latencies[-1]:.2f} s; server RSS {rss_before / 1e6:.0f} -> {rss_after / 1e6:.0f} MB")
+    assert not errors, errors[:5]
+    assert latencies and not wrong, wrong[:3]
+    assert app_server.proc.poll() is None
+    assert "Traceback" not in app_server.log_path.read_text()
+    assert rss_after - rss_before < 500e6
+
+
+def test_search_bounds_are_messages(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    with pytest.raises(AppError, match="查询太长"):
+        client.predict("专利" * 1000, 5, api_name="/search")
+    with pytest.raises(AppError, match="日期应写成"):
+        client.predict("科信贷", 5, "", "", "", "2022年", api_name="/search")
+    assert len(client.predict("知识产权", 10**6, api_name="/search")) <= 50
+
+
+# ---------------------------------------------------------------- the page with a hostile title and LLM output
+
+class _Attacker(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint whose answers carry Markdown attacks, and the attacker's
+    image host: every GET is a request the page must never make."""
+
+    fetched: list[str] = []
+    port = 0
+
+    def do_GET(self):  # noqa: N802
+        _Attacker.fetched.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        pix = f"http://127.0.0.1:{_Attacker.port}"
+        reply = (f"烟台奖励30万元[1]。![x]({pix}/llm.png) [1]({pix}/llm-link) <img src=\"{pix}/llm-img.png\"> "
+                 f"**加粗**[1] $$x$$ www.phish.example\n\n[1]: {pix}/llm-ref")
+        send_json(self, {"choices": [{"message": {"content": reply}}]})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.browser
+def test_hostile_title_and_llm_output_render_inert_in_the_browser(tmp_path_factory, encoder, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from conftest import AppServer, ask_in_page, launch_browser
+
+    attacker = ThreadingHTTPServer(("127.0.0.1", 0), _Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    _Attacker.port, _Attacker.fetched = attacker.server_address[1], []
+    corpus = tmp_path_factory.mktemp("title") / "corpus"
+    write_hostile_corpus(corpus, pixel_port=_Attacker.port)
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False)
+    server = AppServer(["--corpus", str(corpus), "--index", str(index)], tmp_path / "app.log",
+                       env={"IPBOT_LLM_BASE_URL": f"http://127.0.0.1:{_Attacker.port}/v1"}).wait_ready()
+    try:
+        with sync_playwright() as p:
+            browser = launch_browser(p)
+            page = browser.new_page()
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
+            ask_in_page(page, server.url, "烟台市对新认定的国家知识产权示范企业奖励多少")
+            page.evaluate("document.querySelectorAll('details.source-card').forEach(d => d.open = true)")
+            page.wait_for_timeout(1500)  # let any image the page wrongly contains load
+            page.screenshot(path=str(tmp_path / "hostile-title.png"), full_page=True)
+            chat = page.locator("#ipbot-chat")
+            text = chat.inner_text()
+            assert "烟台奖励30万元[1]" in text and "烟台专利资助 ![1](" in text  # shown, as text
+            assert chat.locator("img, iframe, object, embed").count() == 0
+            # the only links are source links in the cards, showing their own address: none can pass for [1]
+            links = chat.locator("a")
+            found = [(links.nth(i).get_attribute("href"), links.nth(i).inner_text()) for i in range(links.count())]
+            assert chat.locator(".source-meta a").count() == len(found), found
+            assert all(text == href and "phish" not in href and f":{_Attacker.port}" not in href for href, text in found)
+            assert chat.locator(".katex").count() == 0
+            browser.close()
+        assert _Attacker.fetched == []
+        assert not [u for u in requested if f":{_Attacker.port}" in u or "phish" in u]
+    finally:
+        server.stop()
+        attacker.shutdown()
+
+
+def test_rendered_message_has_no_markup_from_documents_or_the_llm():
+    from bot.answer import Answer, Quote
+    from bot.retrieval import Hit
+    from bot.webapp import message_html
+
+    evil = "![p](https://attacker.example/p.png) [1](https://phish.example) <img src=x> $$x$$ www.a.example\n\n# h"
+    hit = Hit(text=f"正文{evil}\r\n\r\n结尾", doc_id="d", title=f"烟台{evil}", date=f"2024\n\n{evil}",
+              source=f"https://ok.example/a\n\n{evil}", score=1.0, chunk_id=0, start=0, end=10)
+    answer = Answer(f"> 正文[1]（{hit.title}）\n\n**5000元** [1]\n\n[1]: https://phish.example", [hit], True,
+                    [Quote(1, "正文", 0, 2)], notice=evil)
+    html = message_html(answer)
+    for forbidden in ("](", "![", "<img", "$$", "www.", "https:", "[1]:"):
+        assert forbidden not in html.split("<details", 1)[0], forbidden  # answer text and notice
+    cards = html[html.index("<p><b>"):]
+    assert "\n\n" not in cards and "\r" not in cards  # a blank line would end the HTML block
+    assert "<a " not in cards  # the source is not a clean http(s) URL: shown as text
+    assert "**5000元**" in html and "> 正文" in html  # our own bold and quote survive
