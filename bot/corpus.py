@@ -411,7 +411,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     files = []
     for path, why in _walk(corpus_dir):
         if why:
-            log.warning("skipping %s: %s", path, why)
+            log.debug("not a corpus file: %s (%s)", path, why)  # load_corpus warns and reports it
         else:
             files.append(path)
     return files

@@ -102,6 +102,7 @@ class IsolatedParser:
 
 def serve(read_fd: int, write_fd: int, memory_mb: int) -> None:
     """The child's loop: cap the address space, import the parsers, answer calls until EOF."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (parser): %(message)s")
     try:
         import resource
 

@@ -51,7 +51,7 @@ STREAM_STEP = 12  # characters per streamed update
 # Every ASCII character that HTML, Markdown (links, images, emphasis, headings, lists, code),
 # GFM autolinks (www., http:, @) or KaTeX ($) give a meaning, as a numeric character
 # reference: the browser shows the character, and no parser can read structure into it.
-_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_[]()!#+-.|~{}:$@^=%/;?"}
+_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_[]()!#+-.|~{}:$@^="}
 
 
 def escape_text(text: str) -> str:
