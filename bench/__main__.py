@@ -1,9 +1,10 @@
 """``python -m bench``: every benchmark, tables printed and written to docs/benchmarks.md."""
 
-from bench import build, embedding, load, scale, search
+from bench import build, embedding, hostile, load, scale, search
 
 embedding.main()
 search.main()
 load.main()
 scale.main([])
 build.main([])
+hostile.main()

@@ -15,6 +15,7 @@ import unicodedata
 
 from .compose import Answer, Quote, compose, cite_as
 from .config import Settings
+from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
 from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
@@ -57,6 +58,7 @@ class Assistant:
         problem = self._check(question)
         if problem:
             return Answer(problem, [], False, query=(question or "")[:100])
+        history = bounded_history(history, self.settings)
         best: tuple[float, Answer] | None = None
         for n, query in enumerate(self.interpretations(question, history)):
             strength, answer = self._answer(query, filters)

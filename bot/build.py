@@ -106,7 +106,15 @@ def corpus_digests(corpus_dir: Path) -> dict[str, str]:
     sidecars = {p for p in corpus_dir.rglob("*.meta.yaml")
                 if not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)}
     paths = set(corpus_files(corpus_dir)) | sidecars
-    return {p.relative_to(corpus_dir).as_posix(): sha256_file(p) for p in sorted(paths) if p.is_file()}
+    return {p.relative_to(corpus_dir).as_posix(): _digest(p) for p in sorted(paths) if p.is_file()}
+
+
+def _digest(path: Path) -> str:
+    """A file's hash, or a marker for one that cannot be read (load_corpus reports why)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return "unreadable"
 
 
 def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str | None:
@@ -150,7 +158,7 @@ def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool
         previous = read_manifest(index_dir).get("corpus", {})
     except IndexUnavailable:
         previous = {}
-    docs, skipped = load_corpus(corpus_dir)
+    docs, skipped = load_corpus(corpus_dir, settings)
     docs = mark_versions(docs)
     chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
                                          settings.article_chunk_size)

@@ -27,6 +27,7 @@ SEPARATORS = [
     r"(?<=[。！？!?；;])",
     r"(?<=[，,、：:）)])",
     r"(?<![0-9０-９.．%％])(?![0-9０-９.．%％])",
+    "",  # last resort: a run with no legal cut at all ("1 1 1 ..."): anywhere, so no chunk outgrows chunk_size
 ]
 
 

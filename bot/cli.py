@@ -238,6 +238,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line that says what to do, never a traceback
+        log.debug("details", exc_info=True)
+        print(f"error: {failure_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def failure_message(exc: BaseException) -> str:
+    """An unexpected failure (a file system or database problem) in one line with what to do."""
+    import sqlite3
+
+    what = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {what}; check the owner and permissions of the corpus and index folders"
+    if isinstance(exc, sqlite3.OperationalError):
+        return (f"the embedding cache cannot be used ({what}); if another build is running, wait for it and retry, "
+                "otherwise delete index/embedding-cache.sqlite and rebuild")
+    if isinstance(exc, OSError):
+        return f"{what}; check that the corpus and index folders exist, are writable and the disk is not full"
+    return f"{type(exc).__name__}: {what} (run again with -v for details)"
 
 
 if __name__ == "__main__":

@@ -58,8 +58,18 @@ class Settings:
     flat_index_max: int = 200_000  # above this many chunks FAISS switches from exact search to IVF
     ivf_nlist: int = 0  # IVF cells; 0 = sqrt(chunks)
     ivf_nprobe: int = 192  # cells searched per query: recall@10 vs latency, see bench/scale.py
-    # answering
-    max_question_chars: int = 500
+    # reading files: PDF, Word and big text files are parsed in a child process with these limits
+    parse_timeout: float = 120.0  # seconds per file
+    parse_memory_mb: int = 1024  # address space of the parsing process
+    isolate_above_kb: int = 128  # text files up to this size are parsed in-process (at worst ~1 s of CPU)
+    pdf_max_pages: int = 2000
+    docx_max_unpacked_mb: int = 64  # declared uncompressed size of all parts (the 20 MB cap is compressed)
+    docx_max_parts: int = 2000
+    # bounds on what one request may ask for
+    max_question_chars: int = 500  # also the limit for each earlier turn and for /search queries
+    max_history_turns: int = 8  # earlier user turns read for follow-ups (the most recent ones)
+    max_search_k: int = 50
+    max_filter_chars: int = 100
     answer_sentences: int = 3
     citations: int = 3
     refuse_below: float = 0.70  # evidence strength under which the bot says it does not know
@@ -109,6 +119,8 @@ class Settings:
             raise ValueError(f"uploads must be 'auto' or 'off', not {out.uploads!r}")
         if out.chunk_overlap >= out.chunk_size:
             raise ValueError(f"chunk_overlap ({out.chunk_overlap}) must be smaller than chunk_size ({out.chunk_size})")
+        if out.llm_base_url:
+            check_llm_url(out.llm_base_url)
         return out
 
     def index_settings(self) -> dict[str, object]:
@@ -121,6 +133,25 @@ class Settings:
             "min_chunk_chars": self.min_chunk_chars,
             "article_chunk_size": self.article_chunk_size,
         }
+
+
+def check_llm_url(url: str) -> None:
+    """Refuse an LLM base URL that could never work or would leak a secret, with a message
+    that says what to set instead (checked at start-up, not on the first question)."""
+    from urllib.parse import urlsplit
+
+    hint = "set IPBOT_LLM_BASE_URL to e.g. http://127.0.0.1:11434/v1"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"IPBOT_LLM_BASE_URL is not a valid URL ({exc}); {hint}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"IPBOT_LLM_BASE_URL must start with http:// or https:// and name a host; {hint}")
+    if parts.username or parts.password:
+        raise ValueError("IPBOT_LLM_BASE_URL must not contain credentials; put the key in IPBOT_LLM_API_KEY")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError(f"IPBOT_LLM_BASE_URL contains spaces or control characters; {hint}")
 
 
 def _coerce(f: dataclasses.Field, raw: str) -> object:

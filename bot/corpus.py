@@ -23,7 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from .formats import PAGE_MARK, read_docx, read_pdf, split_pages
+from .config import Settings
+from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
+from .isolation import IsolatedParser
 from .statute import doc_type_of, is_statute, region_of, version_dates
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx")
 SIDECAR_SUFFIX = ".meta.yaml"
 DOC_ID_SCHEME = "path"  # recorded in index manifests: ids are file paths with extension
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FRONT_MATTER_CHARS = 64 * 1024  # a longer "front matter" is treated as text, never parsed
+MAX_META_CHARS = 500  # per metadata value; titles are cut shorter (MAX_TITLE_CHARS)
+MAX_TITLE_CHARS = 200
+META_KEYS = ("title", "date", "source", "url", "link", "region", "doc_type", "type", "effective")
 
 # Regions we recognise, most specific first; the value is what a filter offers.
 REGIONS = {
@@ -88,13 +94,17 @@ def decode_bytes(raw: bytes) -> str:
 
 # ---------------------------------------------------------------- cleaning
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?\s*---[ \t]*\n(.*?)\n---[ \t]*\n", re.S)
-_BLOCK_TAGS = re.compile(r"(?i)<\s*/?\s*(p|br|div|li|ul|ol|h[1-6]|tr|table|section|article|blockquote|hr)\b[^>]*>")
-_DROP_ELEMENTS = re.compile(r"(?is)<\s*(script|style|noscript|iframe|head)\b.*?<\s*/\s*\1\s*>")
-_TAG = re.compile(r"<[^>\n]{0,2000}>")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+_FRONT_MATTER = re.compile(r"\A\ufeff?[ \t\r\n]*---[ \t]*\n(.{0,%d}?)\n---[ \t]*\n" % MAX_FRONT_MATTER_CHARS, re.S)
+# Every pattern below runs in linear time: no repetition crosses the character that starts
+# another attempt ("<" for tags, "[" for links), so no input makes the engine backtrack.
+_BLOCK_TAGS = re.compile(r"(?i)<\s*/?\s*(?:p|br|div|li|ul|ol|h[1-6]|tr|table|section|article|blockquote|hr)\b[^<>]*>")
+_DROP_NAMES = ("script", "style", "noscript", "iframe", "head")
+_DROP_OPEN = re.compile(r"(?i)<\s*(%s)\b[^<>]*>" % "|".join(_DROP_NAMES))
+_DROP_CLOSE = {name: re.compile(r"(?i)<\s*/\s*%s\s*>" % name) for name in _DROP_NAMES}
+_TAG = re.compile(r"<[^<>\n]{0,2000}>")
+_MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\n]*\)")
+_MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\n]*\)")
+_AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
 _URL = re.compile(r"https?://[^\s<>)\]\"'，。]+")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
@@ -112,20 +122,75 @@ _SENTENCE_BREAK_MIN = 20  # a line this long without final punctuation was cut b
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
+    """YAML front matter (known keys only, see :func:`safe_meta`) and the body after it."""
     m = _FRONT_MATTER.match(text)
     if not m:
         return {}, text
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
+        meta = load_yaml(m.group(1))
     except yaml.YAMLError as exc:
-        log.warning("front matter is not valid YAML (%s); treating it as text", exc)
+        log.warning("front matter is not valid YAML (%s); treating it as text", first_line(exc))
         return {}, text
-    return (meta if isinstance(meta, dict) else {}), text[m.end():]
+    return meta, text[m.end():]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors/aliases: ``&a [*a, *a, ...]`` turns 500 bytes into gigabytes."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> dict:
+    """Metadata from YAML text: aliases refused, only :data:`META_KEYS` with short scalar values."""
+    return safe_meta(yaml.load(text, Loader=_NoAliasLoader))  # noqa: S506 - a SafeLoader subclass
+
+
+def safe_meta(loaded: object) -> dict:
+    """Known metadata keys with scalar values as single-line strings of bounded length
+    (dates stay dates). Anything else (lists, mappings, unknown keys such as secrets) is dropped."""
+    if not isinstance(loaded, dict):
+        return {}
+    out: dict = {}
+    for key in META_KEYS:
+        value = loaded.get(key)
+        if isinstance(value, (dt.date, dt.datetime)):
+            out[key] = value
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            text = " ".join(str(value).split())[:MAX_META_CHARS]
+            if text:
+                out[key] = text
+    return out
+
+
+def _drop_elements(text: str) -> str:
+    """Remove <script>, <style>... elements with their content, in one left-to-right pass.
+
+    An element without a closing tag loses only its opening tag (as before); a closing tag
+    found missing once is remembered, so runs of unclosed tags cost linear time."""
+    out, pos, no_close_after = [], 0, {}
+    while True:
+        m = _DROP_OPEN.search(text, pos)
+        if not m:
+            break
+        name = m.group(1).lower()
+        close = None if no_close_after.get(name, len(text) + 1) <= m.end() else _DROP_CLOSE[name].search(text, m.end())
+        out.append(text[pos:m.start()])
+        out.append("\n")
+        if close is None:
+            no_close_after[name] = m.end()
+            pos = m.end()
+        else:
+            pos = close.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def strip_markup(text: str) -> str:
-    """HTML and Markdown to plain text, one paragraph per line."""
-    text = _DROP_ELEMENTS.sub("\n", text)
+    """HTML and Markdown to plain text, one paragraph per line (linear time on any input)."""
+    text = _drop_elements(text)
     text = _BLOCK_TAGS.sub("\n", text)
     text = _AUTOLINK.sub(r"\1", text)
     text = _TAG.sub("", text)
@@ -149,29 +214,49 @@ def is_boilerplate(line: str) -> bool:
     return bool(_URL.fullmatch(stripped))
 
 
+class _Paragraph:
+    """A paragraph being assembled from lines; what :func:`_broken_by_page` needs is kept up
+    to date, so joining many lines costs linear, not quadratic, time."""
+
+    __slots__ = ("parts", "length", "last", "has_clause")
+
+    def __init__(self, line: str) -> None:
+        self.parts, self.length, self.last, self.has_clause = [], 0, "", False
+        self.add(line)
+
+    def add(self, line: str) -> None:
+        self.parts.append(line)
+        self.length += len(line)
+        self.last = line[-1]
+        self.has_clause = self.has_clause or any(c in line for c in "，,。；;")
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 def clean_text(text: str) -> str:
     """Plain paragraphs separated by blank lines: markup, furniture and duplicates removed,
     paragraphs broken by page breaks joined again."""
     text = strip_markup(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _MOJIBAKE.sub("", text)
-    paragraphs: list[str] = []
+    paragraphs: list[_Paragraph] = []
     for line in text.split("\n"):
-        line = re.sub(r"[ \t\u3000\xa0]+", " ", line).strip()
+        line = _SPACES.sub(" ", line).strip()
         if line == PAGE_MARK:  # a PDF page ends here: remember where, keep the paragraph open
             if paragraphs:
-                paragraphs[-1] += PAGE_MARK
+                paragraphs[-1].parts.append(PAGE_MARK)
             continue
         if is_boilerplate(line):
             continue
-        prev = paragraphs[-1] if paragraphs else ""
-        if _broken_by_page(prev, line):
-            paragraphs[-1] = prev + line
+        if paragraphs and _broken_by_page(paragraphs[-1], line):
+            paragraphs[-1].add(line)
         else:
-            paragraphs.append(line)
+            paragraphs.append(_Paragraph(line))
     seen: set[str] = set()
     unique = []
-    for p in paragraphs:
-        key = re.sub(r"\s+", "", p)
+    for para in paragraphs:
+        p = para.text()
+        key = _SPACES.sub("", p)
         if len(key) >= _SENTENCE_BREAK_MIN and key in seen:
             continue
         seen.add(key)
@@ -179,15 +264,17 @@ def clean_text(text: str) -> str:
     return "\n\n".join(unique)
 
 
-def _broken_by_page(prev: str, line: str) -> bool:
+_SPACES = re.compile(r"\s+")
+
+
+def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     """A body paragraph (long, with clause punctuation) that stops mid-sentence, followed by a
     line that starts mid-sentence: the two halves of one sentence split by a page break.
     Headings and titles have no clause punctuation, so they are never glued to the next line."""
-    prev = prev.rstrip(PAGE_MARK)
-    if not prev or not line:
+    if not line:
         return False
-    open_clause = prev[-1] in "，、,（("  # a line ending on a comma always continues
-    if not open_clause and (len(prev) < _SENTENCE_BREAK_MIN or prev[-1] in _END_PUNCT or not any(c in prev for c in "，,。；;")):
+    open_clause = prev.last in "，、,（("  # a line ending on a comma always continues
+    if not open_clause and (prev.length < _SENTENCE_BREAK_MIN or prev.last in _END_PUNCT or not prev.has_clause):
         return False
     return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%"
 
@@ -242,15 +329,22 @@ def _meta_str(meta: dict, *keys: str) -> str:
     return ""
 
 
+def _one_line(text: str, limit: int) -> str:
+    """Whitespace (newlines included) collapsed, cut to ``limit`` characters: titles and
+    sources are shown in one line of HTML, where a blank line would end the block."""
+    return " ".join(text[: limit * 4].split())[:limit]
+
+
 def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None = None,
                    embedded: dict | None = None) -> Document:
     """Clean one document's text and work out its metadata (``embedded``: the file's own
     properties, e.g. a PDF's title, which front matter and the sidecar override)."""
     front, body = split_front_matter(raw)
-    meta = {**(embedded or {}), **(sidecar or {}), **front}
+    meta = {**safe_meta(embedded), **safe_meta(sidecar), **front}
     clean, page_starts = split_pages(clean_text(body))
-    urls = _URL.findall(body)
+    url = _URL.search(body)
     title = _meta_str(meta, "title") or guess_title(body, clean)
+    title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
     statute = is_statute(clean)
     if statute:  # a law's own history lines and title say its version, type and region
         version, effective = version_dates(clean, path)
@@ -258,45 +352,67 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     else:
         effective = ""
     date = normalise_date(meta.get("date")) or normalise_date(_DATE.search(clean).group(0) if _DATE.search(clean) else "")
-    source = _meta_str(meta, "source", "url", "link") or (urls[0] if urls else path)
-    known = {"title", "date", "source", "url", "link", "region", "doc_type", "type", "effective"}
+    source = _meta_str(meta, "source", "url", "link") or (url.group(0) if url else path)
     return Document(
         doc_id=doc_id,
-        title=html.unescape(title).strip(),
+        title=title,
         text=clean,
-        date=date,
-        source=source,
+        date=_one_line(date, MAX_META_CHARS),
+        source=_one_line(source, MAX_META_CHARS),
         region=_meta_str(meta, "region") or guess_region(title + "\n" + clean),
         doc_type=_meta_str(meta, "doc_type", "type") or "",
         path=path,
         effective=normalise_date(meta.get("effective")) or effective,
         statute=statute,
         sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
-        extra={
-            **{k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in meta.items() if k not in known},
-            **({"page_starts": page_starts} if page_starts else {}),
-        },
+        extra={"page_starts": page_starts} if page_starts else {},
     )
 
 
 # ---------------------------------------------------------------- files
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Document files under ``corpus_dir`` (recursively), sidecars and hidden files excluded.
+def _walk(corpus_dir: Path) -> list[tuple[Path, str]]:
+    """Candidate document files and, for each, why it must be skipped ("" when it is fine).
 
-    Symlinks pointing outside the corpus are not followed.
+    Sidecars and hidden files are not candidates. Links pointing outside the corpus, broken
+    links and link loops are skipped, never followed.
     """
     root = corpus_dir.resolve()
-    files = []
+    out = []
     for path in sorted(corpus_dir.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
             continue
         if path.name.endswith(SIDECAR_SUFFIX) or path.suffix.lower() not in SUFFIXES:
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            log.warning("skipping %s: it links outside the corpus folder", path)
-            continue
-        if path.is_file():
+        why = _link_problem(path, root)
+        if why:
+            out.append((path, why))
+        elif path.is_file():
+            out.append((path, ""))
+    return out
+
+
+def _link_problem(path: Path, root: Path) -> str:
+    """Why a symlink must not be followed ("" for a plain file or a link inside ``root``)."""
+    if not path.is_symlink():
+        return ""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
+        return "broken link or link loop"
+    return "" if target.is_relative_to(root) else "it links outside the corpus folder"
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Document files under ``corpus_dir`` (recursively), sidecars and hidden files excluded.
+
+    Symlinks pointing outside the corpus (or nowhere) are not followed.
+    """
+    files = []
+    for path, why in _walk(corpus_dir):
+        if why:
+            log.debug("not a corpus file: %s (%s)", path, why)  # load_corpus warns and reports it
+        else:
             files.append(path)
     return files
 
@@ -326,44 +442,80 @@ def find_documents(corpus_dir: Path, ref: str) -> list[Path]:
     return exact or [p for p in files if legacy_doc_id(doc_id_for(p, corpus_dir)) == ref]
 
 
-def read_file(path: Path, corpus_dir: Path) -> Document:
+def read_sidecar(path: Path, corpus_dir: Path) -> dict:
+    """The sidecar's metadata, or ``{}`` (with a warning) when it is missing, links outside the
+    corpus, is too big or is not valid YAML: a bad sidecar never costs the document."""
+    sidecar = sidecar_for(path)
+    if not (sidecar.is_symlink() or sidecar.exists()):
+        return {}
+    why = _link_problem(sidecar, Path(corpus_dir).resolve())
+    try:
+        if why:
+            raise ValueError(why)
+        if sidecar.stat().st_size > MAX_FRONT_MATTER_CHARS:
+            raise ValueError(f"over {MAX_FRONT_MATTER_CHARS // 1024} KB")
+        return load_yaml(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError is a ValueError
+        log.warning("ignoring %s: %s", sidecar, first_line(exc))
+        return {}
+
+
+def read_file(path: Path, corpus_dir: Path, settings: Settings | None = None) -> Document:
     """Read and parse one corpus file; raises ``ValueError``/``OSError`` for unusable files."""
+    settings = settings or Settings()
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ValueError(f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
     suffix = path.suffix.lower()
     embedded: dict = {}
     if suffix == ".pdf":
-        raw, embedded = read_pdf(path)
+        raw, embedded = read_pdf(path, settings.pdf_max_pages)
     elif suffix == ".docx":
-        raw, embedded = read_docx(path)
+        raw, embedded = read_docx(path, settings.docx_max_unpacked_mb * 1_000_000, settings.docx_max_parts)
     else:
         raw = decode_bytes(path.read_bytes()).replace(PAGE_MARK, "")
         if "\x00" in raw:
             raise ValueError("file looks binary (NUL bytes)")
-    sidecar_path = sidecar_for(path)
-    sidecar = {}
-    if sidecar_path.is_file():
-        loaded = yaml.safe_load(sidecar_path.read_text(encoding="utf-8"))
-        sidecar = loaded if isinstance(loaded, dict) else {}
+    sidecar = read_sidecar(path, corpus_dir)
     doc = parse_document(raw, doc_id_for(path, corpus_dir), path.relative_to(corpus_dir).as_posix(), sidecar, embedded)
     if not doc.text.strip():
         raise ValueError("no text left after cleaning")
     return doc
 
 
-def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[tuple[str, str]]]:
-    """All readable documents, and ``(file, reason)`` for each file skipped."""
+def needs_isolation(path: Path, settings: Settings) -> bool:
+    """PDF and Word parsers, and big text files, run in the child process (see :mod:`bot.isolation`)."""
+    if path.suffix.lower() in (".pdf", ".docx"):
+        return True
+    try:
+        return path.stat().st_size > settings.isolate_above_kb * 1024
+    except OSError:
+        return False  # read_file reports it
+
+
+def load_corpus(corpus_dir: Path, settings: Settings | None = None) -> tuple[list[Document], list[tuple[str, str]]]:
+    """All readable documents, and ``(file, reason)`` for each file skipped.
+
+    A file that cannot be read for any reason (broken, hostile, too big, too slow, a bad link,
+    no permission) is skipped with a warning; the others are still loaded."""
     corpus_dir = Path(corpus_dir)
+    settings = settings or Settings.from_env()
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir}")
     docs, skipped = [], []
-    for path in corpus_files(corpus_dir):
-        try:
-            docs.append(read_file(path, corpus_dir))
-        except (OSError, ValueError, yaml.YAMLError) as exc:
-            log.warning("skipping %s: %s", path, exc)
-            skipped.append((str(path), str(exc)))
+    with IsolatedParser(settings.parse_timeout, settings.parse_memory_mb) as isolated:
+        for path, why in _walk(corpus_dir):
+            try:
+                if why:
+                    raise ValueError(why)
+                if needs_isolation(path, settings):
+                    docs.append(isolated.call(read_file, path, corpus_dir, settings))
+                else:
+                    docs.append(read_file(path, corpus_dir, settings))
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops the build
+                reason = first_line(exc) or type(exc).__name__
+                log.warning("skipping %s: %s", path, reason)
+                skipped.append((str(path), reason))
     if not docs:
         raise CorpusError(
             f"no readable documents in {corpus_dir} (looked for {', '.join(SUFFIXES)} files)"

@@ -13,55 +13,92 @@ from pathlib import Path
 PAGE_MARK = "\ue000"  # private-use character: never in real text, not whitespace
 
 
-def read_pdf(path: Path) -> tuple[str, dict]:
-    """Page texts joined with page marks, and the file's own metadata (title, date)."""
+def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
+    """Page texts joined with page marks, and the file's own metadata (title, date).
+
+    Any parser failure (broken xref, page tree too deep or cyclic, bad stream) is a
+    ``ValueError``: one bad PDF is skipped, never the build."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(str(path))
+        if len(reader.pages) > max_pages:
+            raise ValueError(f"PDF has {len(reader.pages)} pages, over the {max_pages}-page limit")
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
         info = reader.metadata or {}
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"PDF cannot be read ({exc})") from exc
+        meta = {}
+        if getattr(info, "title", None):
+            meta["title"] = str(info.title)
+        created = getattr(info, "creation_date", None)
+        if created:
+            meta["date"] = created.date()
+    except (ValueError, MemoryError):
+        raise
+    except RecursionError as exc:
+        raise ValueError("PDF cannot be read (its structure is nested too deeply)") from exc
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on hostile files
+        raise ValueError(f"PDF cannot be read ({type(exc).__name__}: {first_line(exc)})") from exc
     if not any(pages):
         raise ValueError("PDF has no extractable text (scanned images need OCR first)")
-    meta = {}
-    if getattr(info, "title", None):
-        meta["title"] = str(info.title)
-    created = getattr(info, "creation_date", None)
-    if created:
-        meta["date"] = created.date()
     return "\n".join(f"{p}\n{PAGE_MARK}" for p in pages), meta
 
 
-def read_docx(path: Path) -> tuple[str, dict]:
-    """Paragraphs and table rows in document order, and the file's core properties."""
+def check_zip(path: Path, max_unpacked_bytes: int, max_parts: int) -> None:
+    """Refuse a ZIP container (DOCX) whose declared contents are too big or too many before
+    anything is inflated: python-docx loads every part, images included, into memory.
+    Python's zipfile never inflates a member beyond its declared size, so the check holds."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"Word file cannot be read (not a valid ZIP: {first_line(exc)})") from exc
+    if len(members) > max_parts:
+        raise ValueError(f"Word file has {len(members)} parts, over the limit of {max_parts}")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > max_unpacked_bytes:
+        raise ValueError(f"Word file unpacks to {unpacked / 1e6:.0f} MB, over the {max_unpacked_bytes / 1e6:.0f} MB limit")
+
+
+def read_docx(path: Path, max_unpacked_bytes: int = 64_000_000, max_parts: int = 2000) -> tuple[str, dict]:
+    """Paragraphs and table rows in document order, and the file's core properties.
+
+    Truncated XML, corrupt compressed data and oversized archives are ``ValueError``s."""
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip(path, max_unpacked_bytes, max_parts)
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, ValueError, KeyError) as exc:
-        raise ValueError(f"Word file cannot be read ({exc})") from exc
-    lines = []
-    for child in document.element.body.iterchildren():
-        tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            lines.append(Paragraph(child, document).text)
-        elif tag == "tbl":
-            for row in Table(child, document).rows:
-                cells = [c.text.strip() for c in row.cells]
-                lines.append(" | ".join(dict.fromkeys(c for c in cells if c)))
-    props = document.core_properties
-    meta = {}
-    if props.title:
-        meta["title"] = props.title
-    if props.created:
-        meta["date"] = props.created.date()
+        lines = []
+        for child in document.element.body.iterchildren():
+            tag = child.tag.rsplit("}", 1)[-1]
+            if tag == "p":
+                lines.append(Paragraph(child, document).text)
+            elif tag == "tbl":
+                for row in Table(child, document).rows:
+                    cells = [c.text.strip() for c in row.cells]
+                    lines.append(" | ".join(dict.fromkeys(c for c in cells if c)))
+        props = document.core_properties
+        meta = {}
+        if props.title:
+            meta["title"] = props.title
+        if props.created:
+            meta["date"] = props.created.date()
+    except (ValueError, MemoryError):
+        raise
+    except RecursionError as exc:
+        raise ValueError("Word file cannot be read (nested too deeply)") from exc
+    except Exception as exc:  # noqa: BLE001 - lxml, zlib, zipfile and python-docx errors alike
+        raise ValueError(f"Word file cannot be read ({type(exc).__name__}: {first_line(exc)})") from exc
     return "\n\n".join(lines), meta
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, short enough for a skip reason."""
+    return str(exc).strip().split("\n", 1)[0][:200]
 
 
 def split_pages(text: str) -> tuple[str, list[int]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,50 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
-@functools.lru_cache(maxsize=200_000)
+class BoundedCache:
+    """A thread-safe LRU cache bounded by the characters it holds, not only by its entries:
+    an entry-count bound alone lets a few huge queries pin megabytes for the server's life.
+    Strings longer than ``max_item_chars`` are computed but never kept."""
+
+    def __init__(self, max_chars: int, max_item_chars: int) -> None:
+        self.max_chars, self.max_item_chars = max_chars, max_item_chars
+        self._data: OrderedDict[str, str] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute) -> str:  # noqa: ANN001 - any str -> str function
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+                return value
+        value = compute(key)
+        if len(key) <= self.max_item_chars:
+            with self._lock:
+                if key not in self._data:
+                    self._data[key] = value
+                    self._chars += len(key) + len(value)
+                while self._chars > self.max_chars:
+                    old_key, old_value = self._data.popitem(last=False)
+                    self._chars -= len(old_key) + len(old_value)
+        return value
+
+    @property
+    def chars(self) -> int:
+        """Characters held (keys and values)."""
+        return self._chars
+
+
+# passages at build time and query terms at search time repeat; 16M characters is ~64 MB at most
+_SIMPLIFIED = BoundedCache(max_chars=16_000_000, max_item_chars=2_000)
+
+
 def to_simplified(text: str) -> str:
     """Traditional to simplified Chinese (OpenCC), NFKC-folded first."""
+    return _SIMPLIFIED.get(text, _simplify)
+
+
+def _simplify(text: str) -> str:
     return _t2s().convert(unicodedata.normalize("NFKC", text))
 
 

@@ -1,7 +1,8 @@
 """The Gradio chat page and its named API endpoints (``/ask``, ``/search``, ``/upload``).
 
-All corpus text reaches the page HTML-escaped: documents are data, never markup. Source links
-are shown only for http(s) URLs; anything else is shown as a plain file name.
+Everything from a document, a user or an LLM reaches the page escaped for HTML and Markdown
+alike (:func:`escape_text`): documents are data, never markup. The only links are http(s) source
+links in the cards; anything else is shown as a plain file name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .config import Settings
 from .corpus import SIDECAR_SUFFIX, SUFFIXES, CorpusError
 from .index import IndexUnavailable
 from .library import TAKEN, Library, LibraryError, Outcome, UpdateFailed
+from .limits import check_filters, check_k, check_query
 from .retrieval import Hit, Retriever, make_filters
 from .service import Service
 
@@ -47,43 +49,63 @@ _SAFE_URL = re.compile(r"^https?://[^\s\"'<>]+$", re.I)
 STREAM_STEP = 12  # characters per streamed update
 
 
+# Every ASCII character that HTML, Markdown (links, images, emphasis, headings, lists, code),
+# GFM autolinks (www., http:, @) or KaTeX ($) give a meaning, as a numeric character
+# reference: the browser shows the character, and no parser can read structure into it.
+_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_[]()!#+-.|~{}:$@^="}
+
+
+def escape_text(text: str) -> str:
+    """Text from a document, a user or an LLM, made inert for both HTML and Markdown."""
+    return (text or "").translate(_ENTITIES)
+
+
+def escape_line(text: str) -> str:
+    """Like :func:`escape_text`, on one line: a newline in a title could end the HTML block
+    of a source card, after which the rest would be read as Markdown."""
+    return escape_text(" ".join((text or "").split()))
+
+
 def safe_link(source: str) -> str:
     """An anchor for http(s) sources; everything else as escaped text (no javascript: etc.)."""
     if _SAFE_URL.match(source or ""):
-        url = html.escape(source, quote=True)
-        return f'<a href="{url}" target="_blank" rel="noopener noreferrer nofollow">{url}</a>'
-    return html.escape(source or "")
+        return (f'<a href="{html.escape(source, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
+                f"{escape_text(source)}</a>")
+    return escape_line(source)
 
 
 def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
-    """The passage, escaped, with the quoted sentences marked."""
+    """The passage, escaped, with the quoted sentences marked (no newline left: see :func:`escape_line`)."""
     out, pos = [], 0
     for start, end in sorted(spans):
         if start < pos:
             continue
-        out += [html.escape(hit.text[pos:start]), "<mark>", html.escape(hit.text[start:end]), "</mark>"]
+        out += [escape_text(hit.text[pos:start]), "<mark>", escape_text(hit.text[start:end]), "</mark>"]
         pos = end
-    out.append(html.escape(hit.text[pos:]))
-    return "".join(out).replace("\n", "<br>")
+    out.append(escape_text(hit.text[pos:]))
+    return _NEWLINES.sub("<br>", "".join(out))
+
+
+_NEWLINES = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x1c-\x1e\x85]")
 
 
 def sources_html(answer: Answer) -> str:
-    """Numbered, collapsible source cards for one answer."""
+    """Numbered, collapsible source cards for one answer, one line each."""
     if not answer.citations:
         return ""
     heading = "来源" if answer.answered else "可能相关的段落"
     cards = [f"<p><b>{heading}</b></p>"]
     for n, hit in enumerate(answer.citations, 1):
         spans = [(q.start, q.end) for q in answer.quotes if q.citation == n]
-        page = f" · 第{hit.page}页" if hit.page else ""
+        page = f" · 第{int(hit.page)}页" if hit.page else ""
         facts = [hit.doc_type, hit.chapter, f"{hit.effective} 施行" if hit.effective else ""]
-        extra = "".join(f" · {html.escape(f)}" for f in facts if f)
+        extra = "".join(f" · {escape_line(f)}" for f in facts if f)
         old = ' · <span class="superseded">已被新版本取代</span>' if hit.superseded else ""
-        meta = f"{html.escape(hit.date or '日期不详')}{extra} · {safe_link(hit.source)}{page}{old}"
+        meta = f"{escape_line(hit.date or '日期不详')}{extra} · {safe_link(hit.source)}{page}{old}"
         cite = next((q.cite_as for q in answer.quotes if q.citation == n and q.cite_as), hit.citation)
         cards.append(
             f'<details class="source-card"{" open" if spans else ""}>'
-            f"<summary>[{n}] {html.escape(cite)}</summary>"
+            f"<summary>[{n}] {escape_line(cite)}</summary>"
             f'<div class="source-meta">{meta}</div>'
             f"<div>{passage_html(hit, spans)}</div></details>"
         )
@@ -94,35 +116,37 @@ def message_html(answer: Answer) -> str:
     """The whole bot message: notice, answer text (Markdown, escaped) and source cards."""
     parts = []
     if answer.notice:
-        parts.append(f"*{_escape_md(answer.notice)}*")
-    parts.append(_escape_answer(answer.text))
+        parts.append(f"*{escape_line(answer.notice)}*")
+    parts.append(escape_answer(answer.text))
     if not answer.answered and answer.query:
-        parts.append(f"（理解为：{_escape_md(answer.query)}）")
+        parts.append(f"（理解为：{escape_line(answer.query)}）")
     cards = sources_html(answer)
     if cards:
         parts.append(cards)
     return "\n\n".join(parts)
 
 
-def _escape_md(text: str) -> str:
-    return html.escape(text).replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("`", "\\`")
-
-
-def _escape_answer(text: str) -> str:
-    """Escape HTML in the answer but keep the Markdown we wrote ourselves (bold, quotes, [n])."""
+def escape_answer(text: str) -> str:
+    """Answer text (ours or an LLM's) as Markdown in which only two constructs survive:
+    a leading "> " (quote) and paired ``**`` (bold). Everything else, [n] markers included,
+    is inert text, so no title, passage or LLM output can make a link, an image or a fake
+    citation link."""
     lines = []
-    for line in text.split("\n"):
+    for line in (text or "").split("\n"):
         prefix = "> " if line.startswith("> ") else ""
-        body = line[len(prefix):]
-        escaped = _escape_md(body.replace("**", "\x00"))
-        escaped = re.sub(r"\x00(.+?)\x00", r"**\1**", escaped).replace("\x00", "")
-        lines.append(prefix + re.sub(r"\\\[(\d+)\]", r"[\1]", escaped))
+        pieces = line[len(prefix):].split("**")
+        if len(pieces) % 2 == 0:  # an unpaired ** stays literal
+            pieces = ["**".join(pieces)]
+        lines.append(prefix + "**".join(escape_text(piece) for piece in pieces))
     return "\n".join(lines)
 
 
-def _filters(*values: str | None) -> dict | None:
-    """Filters from the page's (region, document, type, from, to) values; "全部" means any."""
-    return make_filters(*values, any_value=ALL)
+def _filters(settings: Settings, *values: object) -> dict | None:
+    """Filters from the page's (region, document, type, from, to) values; "全部" means any.
+    Raises ``ValueError`` (in Chinese) for values no document could match."""
+    if not all(v is None or isinstance(v, str) for v in values):
+        raise ValueError("筛选条件必须是文字")
+    return check_filters(make_filters(*values, any_value=ALL), settings)
 
 
 def documents_html(retriever: Retriever | None) -> str:
@@ -132,12 +156,12 @@ def documents_html(retriever: Retriever | None) -> str:
     for chunk in retriever.store.chunks:
         counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
     rows = "".join(
-        f"<tr><td>{html.escape(d.title)}{'（已被新版本取代）' if d.superseded_by else ''}</td>"
-        f"<td>{html.escape(d.doc_type or '—')}</td><td>{html.escape(d.region or '—')}</td>"
-        f"<td>{html.escape(d.date or '—')}</td><td>{html.escape(d.effective or '—')}</td><td>{counts.get(d.doc_id, 0)}</td></tr>"
+        f"<tr><td>{escape_line(d.title)}{'（已被新版本取代）' if d.superseded_by else ''}</td>"
+        f"<td>{escape_line(d.doc_type or '—')}</td><td>{escape_line(d.region or '—')}</td>"
+        f"<td>{escape_line(d.date or '—')}</td><td>{escape_line(d.effective or '—')}</td><td>{counts.get(d.doc_id, 0)}</td></tr>"
         for d in sorted(retriever.documents.values(), key=lambda d: d.date or "", reverse=True)
     )
-    built = html.escape(str(retriever.store.manifest.get("built_at", "")))
+    built = escape_line(str(retriever.store.manifest.get("built_at", "")))
     return (
         f"<table><thead><tr><th>文档</th><th>类型</th><th>地区</th><th>版本日期</th><th>施行</th><th>段落数</th></tr></thead><tbody>{rows}</tbody></table>"
         f"<p class='source-meta'>共 {len(retriever.documents)} 篇文档、{len(retriever.store.chunks)} 个段落；索引构建于 {built}</p>"
@@ -159,20 +183,20 @@ def upload_message(outcome: Outcome) -> str:
         if e.file.endswith(SIDECAR_SUFFIX):
             continue
         if e.note == TAKEN:
-            lines.append(f"已添加 {_escape_md(e.requested)}：资料库中已有同名但内容不同的文档，新文件另存为 "
-                         f"{_escape_md(e.file)}，原文档未改动。")
+            lines.append(f"已添加 {escape_line(e.requested)}：资料库中已有同名但内容不同的文档，新文件另存为 "
+                         f"{escape_line(e.file)}，原文档未改动。")
         elif e.requested:
-            lines.append(f"已添加 {_escape_md(e.requested)}（文件名含不能使用的字符或以点开头，保存为 {_escape_md(e.file)}）。")
+            lines.append(f"已添加 {escape_line(e.requested)}（文件名含不能使用的字符或以点开头，保存为 {escape_line(e.file)}）。")
         else:
-            lines.append(f"已添加 {_escape_md(e.file)}。")
+            lines.append(f"已添加 {escape_line(e.file)}。")
     for given, existing in outcome.duplicates:
-        lines.append(f"未重复添加 {_escape_md(given)}：与已收录的 {_escape_md(existing)} 内容完全相同。")
+        lines.append(f"未重复添加 {escape_line(given)}：与已收录的 {escape_line(existing)} 内容完全相同。")
     for r in outcome.refused:
-        lines.append(f"未添加 {_escape_md(r.name)}：{r.zh}")
+        lines.append(f"未添加 {escape_line(r.name)}：{r.zh}")
     if outcome.stats:
         lines.append(f"现有 {outcome.stats.documents} 篇文档、{outcome.stats.chunks} 个段落，新文档可以提问了。")
         if outcome.stats.skipped:
-            lines.append("资料库中未能读取：" + "；".join(f"{_escape_md(Path(f).name)}（{_escape_md(why)}）"
+            lines.append("资料库中未能读取：" + "；".join(f"{escape_line(Path(f).name)}（{escape_line(why)}）"
                                                 for f, why in outcome.stats.skipped))
     return "\n\n".join(lines)
 
@@ -201,25 +225,29 @@ def build_ui(service: Service | Assistant, settings: Settings | None = None, con
         return service.status() if service.assistant is None else ""
 
     def respond(message: str, history: list, *filters: str) -> Iterator[tuple[list, str]]:
-        history = list(history or [])
-        message = (message or "").strip()
-        history.append({"role": "user", "content": message or "（空）"})
+        history = list(history or []) if isinstance(history, list) else []
+        message = (message or "").strip() if isinstance(message, str) else ""
+        shown = message if len(message) <= settings.max_question_chars * 2 else message[: settings.max_question_chars] + "……"
+        history.append({"role": "user", "content": shown or "（空）"})
         history.append({"role": "assistant", "content": "正在查找资料……"})
         yield history, ""
         if not_ready():
-            history[-1] = {"role": "assistant", "content": _escape_md(not_ready())}
+            history[-1] = {"role": "assistant", "content": escape_line(not_ready())}
             yield history, ""
             return
         try:
-            answer = service.assistant.ask(message, history=history[:-2], filters=_filters(*filters))
+            answer = service.assistant.ask(message, history=history[:-2], filters=_filters(settings, *filters))
+        except ValueError as exc:  # a filter no document could match
+            history[-1] = {"role": "assistant", "content": escape_line(f"筛选条件有误：{exc}")}
+            yield history, ""
+            return
         except Exception:  # never show a traceback to the user
             log.exception("answering failed")
             history[-1] = {"role": "assistant", "content": "抱歉，处理这个问题时出错了，请换个说法再试，或联系管理员查看日志。"}
             yield history, ""
             return
-        body = _escape_answer(answer.text)
-        for end in range(STREAM_STEP, len(body), STREAM_STEP):
-            history[-1] = {"role": "assistant", "content": body[:end]}
+        for end in range(STREAM_STEP, len(answer.text), STREAM_STEP):
+            history[-1] = {"role": "assistant", "content": escape_answer(answer.text[:end])}
             yield history, ""
             time.sleep(0.01)
         history[-1] = {"role": "assistant", "content": message_html(answer)}
@@ -228,22 +256,33 @@ def build_ui(service: Service | Assistant, settings: Settings | None = None, con
     def api_ask(question: str, history: list[dict] | None = None, region: str = "", doc_id: str = "",
                 doc_type: str = "", date_from: str = "", date_to: str = "") -> dict:
         """Answer a question; ``history`` is a list of {"role", "content"} messages."""
+        question = question if isinstance(question, str) else ""
         if not_ready():
-            return Answer(not_ready(), [], False, query=question or "").to_dict()
+            return Answer(not_ready(), [], False, query=question[:100]).to_dict()
         try:
-            filters = _filters(region, doc_id, doc_type, date_from, date_to)
-            return service.assistant.ask(question, history=history or [], filters=filters).to_dict()
+            filters = _filters(settings, region, doc_id, doc_type, date_from, date_to)
+            return service.assistant.ask(question, history=history, filters=filters).to_dict()
         except ValueError as exc:
-            return Answer(f"参数有误：{exc}", [], False, query=question or "").to_dict()
+            return Answer(f"参数有误：{exc}", [], False, query=question[:100]).to_dict()
+        except Exception:  # never a traceback, whatever a client sends
+            log.exception("answering failed")
+            return Answer("抱歉，处理这个问题时出错了，请换个说法再试，或联系管理员查看日志。", [], False,
+                          query=question[:100]).to_dict()
 
     def api_search(query: str, k: int = 5, region: str = "", doc_id: str = "", doc_type: str = "",
                    date_from: str = "", date_to: str = "") -> list[dict]:
-        """Ranked passages for ``query``."""
+        """Ranked passages for ``query`` (at most ``max_question_chars`` long; ``k`` up to ``max_search_k``)."""
         if not_ready():
             return []
-        k = max(1, min(int(k or 5), 50))
-        filters = _filters(region, doc_id, doc_type, date_from, date_to)
-        return [h.to_dict() for h in service.assistant.retriever.search(query or "", k=k, filters=filters)]
+        try:
+            query, k = check_query(query, settings), check_k(k, settings)
+            filters = _filters(settings, region, doc_id, doc_type, date_from, date_to)
+            return [h.to_dict() for h in service.assistant.retriever.search(query, k=k, filters=filters)]
+        except ValueError as exc:
+            raise gr.Error(f"参数有误：{exc}", print_exception=False) from None
+        except Exception:
+            log.exception("search failed")
+            raise gr.Error("抱歉，搜索时出错了，请稍后再试，或联系管理员查看日志。", print_exception=False) from None
 
     def may_change(request: gr.Request) -> bool:
         client = getattr(request, "client", None)

@@ -178,3 +178,25 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+def send_json(handler, payload: object) -> None:
+    """Answer a request of a test ``BaseHTTPRequestHandler`` with a JSON body."""
+    import json
+
+    data = json.dumps(payload).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def ask_in_page(page, url: str, question: str, timeout: float = 90_000) -> None:
+    """Open the chat page, ask ``question`` and wait until the first source card shows."""
+    page.goto(url)
+    box = page.locator("#ipbot-input textarea")
+    box.wait_for(timeout=60_000)
+    box.fill(question)
+    box.press("Enter")
+    page.locator("details.source-card").first.wait_for(state="visible", timeout=timeout)
