@@ -10,13 +10,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .cache import EmbeddingCache, text_key
-from .chunking import chunk_documents
+from .chunking import Chunk, chunk_documents
 from .config import Settings
 from .corpus import CorpusError, Document, corpus_files, load_corpus
 from .embedding import encode, load_encoder
@@ -56,6 +56,35 @@ class BuildStats:
         return text
 
 
+class Engine(Protocol):
+    """Where the heavy steps run: in this process (:class:`LocalEngine`) or on a Ray cluster
+    (:class:`bot.distributed.RayEngine`). Either way the index is assembled here, identically."""
+
+    def read_and_chunk(self, corpus_dir: Path, settings: Settings) -> tuple[list[Document], list[tuple[str, str]], list[Chunk], int]:
+        """Documents, skipped ``(file, reason)``, numbered unique chunks, duplicates dropped."""
+        ...
+
+    def embed(self, texts: list[str], settings: Settings) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Passage vectors for ``texts`` (those missing from the embedding cache), as
+        ``(positions in texts, vectors)`` parts in the order they finish."""
+        ...
+
+
+class LocalEngine:
+    def read_and_chunk(self, corpus_dir: Path, settings: Settings) -> tuple[list[Document], list[tuple[str, str]], list[Chunk], int]:
+        docs, skipped = load_corpus(corpus_dir)
+        docs = mark_versions(docs)
+        chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
+                                             settings.article_chunk_size)
+        return docs, skipped, chunks, duplicates
+
+    def embed(self, texts: list[str], settings: Settings) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        encoder = load_encoder(settings.model, settings)
+        for s in range(0, len(texts), EMBED_SLICE):
+            part = texts[s : s + EMBED_SLICE]
+            yield np.arange(s, s + len(part)), encode(encoder, part, "passage", batch_size=settings.embed_batch_size)
+
+
 def corpus_digests(corpus_dir: Path) -> dict[str, str]:
     """Hash of every corpus file and sidecar, to tell whether the index is stale."""
     corpus_dir = Path(corpus_dir)
@@ -79,12 +108,14 @@ def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str |
 
 
 def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
-                progress: bool = True, report: ProgressFn | None = None, **overrides: object) -> BuildStats:
+                progress: bool = True, report: ProgressFn | None = None, engine: Engine | None = None,
+                **overrides: object) -> BuildStats:
     """Build the hybrid index for ``corpus_dir`` into ``index_dir`` and make it live atomically.
 
     ``progress`` shows a bar on a terminal; ``report(done, total)`` is called as passages are
     embedded (the web page shows it while the first build runs). Keyword overrides are any
-    :class:`Settings` field (``chunk_size=400``, ``model=...``).
+    :class:`Settings` field (``chunk_size=400``, ``model=...``). ``engine`` runs reading,
+    chunking and embedding elsewhere (see :mod:`bot.distributed`).
     """
     t0 = time.perf_counter()
     settings = (settings or Settings.from_env()).replace(**overrides)
@@ -94,15 +125,13 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
         previous = read_manifest(index_dir).get("corpus", {})
     except IndexUnavailable:
         previous = {}
-    docs, skipped = load_corpus(corpus_dir)
-    docs = mark_versions(docs)
-    chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
-                                         settings.article_chunk_size)
+    engine = engine or LocalEngine()
+    docs, skipped, chunks, duplicates = engine.read_and_chunk(corpus_dir, settings)
     log.info("%d documents -> %d chunks", len(docs), len(chunks))
     texts = [c.embedding_text() for c in chunks]
     cache = EmbeddingCache.for_index(index_dir)
     try:
-        vectors, embedded = _vectors(texts, cache, settings, progress, report)
+        vectors, embedded = _vectors(texts, cache, settings, progress, engine, report)
     finally:
         cache.close()
     lexical = LexicalIndex.build([tokenize(t) for t in texts])
@@ -141,29 +170,29 @@ ProgressFn = Callable[[int, int], None]
 EMBED_SLICE = 64  # passages embedded between progress reports and cache writes
 
 
-def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool,
+def _vectors(texts: list[str], cache: EmbeddingCache, settings: Settings, progress: bool, engine: Engine,
              report: ProgressFn | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``: cached ones reused, the rest embedded (the model is loaded only
-    when something is new) in slices that are cached as they finish, so an interrupted build
-    resumes where it stopped. Returns the vectors and how many were embedded."""
+    """Vectors for ``texts``: cached ones reused, the rest embedded by ``engine`` (the model is
+    loaded only when something is new) in parts that are cached as they finish, so an
+    interrupted build resumes where it stopped. Returns the vectors and how many were embedded."""
     keys = [text_key(t) for t in texts]
     known = cache.get(settings.model, keys)
     missing = [i for i, k in enumerate(keys) if k not in known]
     if report:
         report(0, len(missing))
     if missing:
-        encoder = load_encoder(settings.model, settings)
         # a bar on a terminal only (disable=None), in passages
         with tqdm(total=len(missing), unit="passage", desc="embedding", disable=None if progress else True) as bar:
-            for s in range(0, len(missing), EMBED_SLICE):
-                part = missing[s : s + EMBED_SLICE]
-                fresh = encode(encoder, [texts[i] for i in part], "passage", batch_size=settings.embed_batch_size)
+            done = 0
+            for positions, fresh in engine.embed([texts[i] for i in missing], settings):
+                part = [missing[p] for p in positions]
                 new = {keys[i]: fresh[j] for j, i in enumerate(part)}
                 cache.put(settings.model, new)
                 known.update(new)
+                done += len(part)
                 bar.update(len(part))
                 if report:
-                    report(s + len(part), len(missing))
+                    report(done, len(missing))
     if not texts:
         raise CorpusError("the corpus produced no passages to index")
     cache.prune(settings.model, set(keys))

@@ -35,6 +35,11 @@ class Settings:
     model: str = DEFAULT_MODEL
     embed_batch_size: int = 8  # measured fastest on 2 cores (less padding): bench/embedding.py
     torch_threads: int = 0  # 0 = torch default (all cores)
+    # building on a Ray cluster (python -m bot build --ray): see bot/distributed.py
+    ray_encoders: int = 0  # encoder actors (each loads the model once); 0 = cluster CPUs / ray_cpus_per_encoder
+    ray_cpus_per_encoder: int = 1  # CPUs (and torch threads) per encoder actor
+    ray_batch_size: int = 64  # passages per embedding task
+    ray_files_per_task: int = 8  # corpus files per reading/chunking task
     # chunking (characters)
     chunk_size: int = 300
     chunk_overlap: int = 60

@@ -66,6 +66,10 @@ class CorpusError(RuntimeError):
     """The corpus as a whole cannot be used (missing, or no readable document)."""
 
 
+# What reading one file may raise: that file is skipped with the reason, the build goes on.
+READ_ERRORS = (OSError, ValueError, yaml.YAMLError)
+
+
 # ---------------------------------------------------------------- decoding
 
 def decode_bytes(raw: bytes) -> str:
@@ -345,7 +349,7 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[tuple[str, str]]
     for path in corpus_files(corpus_dir):
         try:
             docs.append(read_file(path, corpus_dir))
-        except (OSError, ValueError, yaml.YAMLError) as exc:
+        except READ_ERRORS as exc:
             log.warning("skipping %s: %s", path, exc)
             skipped.append((str(path), str(exc)))
     if not docs:
