@@ -1,8 +1,9 @@
 """``python -m bench``: every benchmark, tables printed and written to docs/benchmarks.md."""
 
-from bench import embedding, load, scale, search
+from bench import embedding, load, ray_build, scale, search
 
 embedding.main()
 search.main()
 load.main()
 scale.main([])
+ray_build.main([])

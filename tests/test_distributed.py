@@ -13,8 +13,8 @@ import psutil
 import pytest
 import ray
 
-from bot import Retriever, Settings, build_index
-from bot.distributed import RayEngine, build_index_on_ray, job_runtime_env
+from bot import Retriever, Settings, build_index, build_index_on_ray
+from bot.distributed import RayEngine, job_runtime_env
 from bot.embedding import encode
 from bot.index import resolve_build
 
