@@ -38,6 +38,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .build import build_index, mark_versions
 from .chunking import Chunk, chunk_documents, unique_chunks
 from .config import Settings
 from .corpus import READ_ERRORS, SUFFIXES, CorpusError, Document, corpus_files, read_file, sidecar_for
@@ -66,8 +67,6 @@ def build_index_on_ray(corpus_dir: str | Path = "corpus", index_dir: str | Path 
     If Ray is already initialised in this process, that session is used and left running.
     ``runtime_env`` is merged into the job's (e.g. ``{"env_vars": {"IPBOT_CACHE_DIR": "/shared/ipbot"}}``).
     """
-    from .build import build_index
-
     settings = (settings or Settings.from_env()).replace(**overrides)
     with ray_session(address, runtime_env, settings):
         return build_index(corpus_dir, index_dir, settings=settings, progress=progress, engine=RayEngine())
@@ -129,24 +128,22 @@ class RayEngine:
         ds = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task)).map_batches(
             _read_and_chunk, fn_kwargs={"settings": settings}, batch_size=per_task, batch_format="numpy", num_cpus=1,
         )
-        from .build import mark_versions
-
         results = sorted(_run("reading and chunking", lambda: list(ds.iter_rows())), key=lambda r: r["i"])
-        docs, skipped, parts, duplicates = [], [], {}, 0
+        docs, skipped, parts, duplicates = [], [], {}, 0  # parts: chunks by document
         for r in results:
             if r["error"]:
                 log.warning("skipping %s: %s", corpus_dir / r["rel"], r["error"])
                 skipped.append((str(corpus_dir / r["rel"]), r["error"]))
                 continue
             docs.append(Document(**json.loads(r["doc"])))
-            parts[docs[-1].doc_id] = [Chunk(**c) for c in json.loads(r["chunks"])]
+            parts[id(docs[-1])] = [Chunk(**c) for c in json.loads(r["chunks"])]  # ids may repeat (x.md, x.txt)
             duplicates += int(r["duplicates"])
         if not docs:
             raise CorpusError(f"no readable documents in {corpus_dir}; skipped {len(skipped)}")
         # versions of a law are ordered (current first) only now that all documents are known;
         # then passages repeated across documents are dropped exactly as in a one-pass chunking
         docs = mark_versions(docs)
-        chunks, across = unique_chunks(chunk for doc in docs for chunk in parts[doc.doc_id])
+        chunks, across = unique_chunks(chunk for doc in docs for chunk in parts[id(doc)])
         return docs, skipped, chunks, duplicates + across
 
     def embed(self, texts: list[str], settings: Settings) -> Iterator[tuple[np.ndarray, np.ndarray]]:

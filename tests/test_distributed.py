@@ -36,13 +36,20 @@ def cluster():
     assert not _ray_processes(), "Ray processes outlived ray.shutdown()"
 
 
+LAW = "# 测试市专利资助条例\n\n第一条 为了促进专利创造和运用，制定本条例。\n\n第二条 本条例适用于本市行政区域内的专利资助。\n\n" \
+      "第三条 发明专利每件资助{amount}元。\n\n第四条 本条例自{year}年1月1日起施行。\n"
+
+
 @pytest.fixture
 def corpus(tmp_path):
+    """Two seed pages, and two versions of a small law that share two articles."""
     dest = tmp_path / "corpus"
-    dest.mkdir()
+    (dest / "laws").mkdir(parents=True)
     for stem in SEED:
         for path in CORPUS.glob(stem + ".*"):
             shutil.copy(path, dest / path.name)
+    for year, amount in (("2010", "三千"), ("2020", "五千")):
+        (dest / "laws" / f"测试市专利资助条例({year}-01-01).md").write_text(LAW.format(year=year, amount=amount), encoding="utf-8")
     return dest
 
 
@@ -76,12 +83,15 @@ def test_ray_build_equals_local_build_and_honours_the_cache(cluster, corpus, tmp
     local = build_index(corpus, tmp_path / "local", progress=False)
     on_ray = build_index_on_ray(corpus, tmp_path / "ray", progress=False)
     assert (on_ray.documents, on_ray.chunks, on_ray.duplicates) == (local.documents, local.chunks, local.duplicates)
-    assert on_ray.embedded == on_ray.chunks > 10
+    assert on_ray.embedded == on_ray.chunks > 20
     chunks, docs, vectors, results = _state(tmp_path / "ray")
     local_chunks, local_docs, local_vectors, local_results = _state(tmp_path / "local")
     assert chunks == local_chunks and docs == local_docs
     assert np.allclose(vectors, local_vectors, atol=1e-4)
     assert results == local_results and all(results)
+    # the shared articles are the current version's on both (versions are ordered after all files are read)
+    shared = [c for c in chunks if "制定本条例" in c["text"]]
+    assert len(shared) == 1 and shared[0]["doc_id"].endswith("(2020-01-01)") and on_ray.duplicates >= 2
 
     # cached passages are not sent to the cluster: nothing new, nothing embedded
     again = build_index_on_ray(corpus, tmp_path / "ray", progress=False)
