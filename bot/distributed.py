@@ -38,7 +38,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .build import build_index, mark_versions
+from .build import BuildStats, build_index, mark_versions
 from .chunking import Chunk, chunk_documents, unique_chunks
 from .config import Settings
 from .corpus import READ_ERRORS, SUFFIXES, CorpusError, Document, corpus_files, read_file, sidecar_for
@@ -58,7 +58,7 @@ class ClusterBuildError(RuntimeError):
 
 def build_index_on_ray(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
                        address: str | None = None, runtime_env: dict | None = None, progress: bool = True,
-                       **overrides: object):
+                       **overrides: object) -> BuildStats:
     """:func:`bot.build.build_index` with reading, chunking and embedding on a Ray cluster.
 
     ``address``: ``None`` starts a new local Ray instance (stopped afterwards); ``"auto"`` joins
@@ -117,20 +117,23 @@ class RayEngine:
         corpus_dir = Path(corpus_dir)
         if not corpus_dir.is_dir():
             raise CorpusError(f"corpus folder not found: {corpus_dir}")
-        rows = []
+        rows, unreadable = [], []
         for i, path in enumerate(corpus_files(corpus_dir)):
-            sidecar = sidecar_for(path)
-            rows.append({"i": i, "rel": path.relative_to(corpus_dir).as_posix(), "data": path.read_bytes(),
-                         "sidecar": sidecar.read_bytes() if sidecar.is_file() else b""})
-        if not rows:
-            raise CorpusError(f"no readable documents in {corpus_dir} (looked for {', '.join(SUFFIXES)} files)")
-        per_task = max(1, settings.ray_files_per_task)
-        ds = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task)).map_batches(
-            _read_and_chunk, fn_kwargs={"settings": settings}, batch_size=per_task, batch_format="numpy", num_cpus=1,
-        )
-        results = sorted(_run("reading and chunking", lambda: list(ds.iter_rows())), key=lambda r: r["i"])
+            rel, sidecar = path.relative_to(corpus_dir).as_posix(), sidecar_for(path)
+            try:
+                rows.append({"i": i, "rel": rel, "data": path.read_bytes(),
+                             "sidecar": sidecar.read_bytes() if sidecar.is_file() else b""})
+            except OSError as exc:
+                unreadable.append({"i": i, "rel": rel, "error": str(exc)})
+        results = unreadable
+        if rows:
+            per_task = max(1, settings.ray_files_per_task)
+            ds = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task)).map_batches(
+                _read_and_chunk, fn_kwargs={"settings": settings}, batch_size=per_task, batch_format="numpy", num_cpus=1,
+            )
+            results = results + _run("reading and chunking", lambda: list(ds.iter_rows()))
         docs, skipped, parts, duplicates = [], [], {}, 0  # parts: chunks by document
-        for r in results:
+        for r in sorted(results, key=lambda r: r["i"]):
             if r["error"]:
                 log.warning("skipping %s: %s", corpus_dir / r["rel"], r["error"])
                 skipped.append((str(corpus_dir / r["rel"]), r["error"]))
@@ -139,7 +142,8 @@ class RayEngine:
             parts[id(docs[-1])] = [Chunk(**c) for c in json.loads(r["chunks"])]  # ids may repeat (x.md, x.txt)
             duplicates += int(r["duplicates"])
         if not docs:
-            raise CorpusError(f"no readable documents in {corpus_dir}; skipped {len(skipped)}")
+            raise CorpusError(f"no readable documents in {corpus_dir} (looked for {', '.join(SUFFIXES)} files)"
+                              + (f"; skipped {len(skipped)}" if skipped else ""))
         # versions of a law are ordered (current first) only now that all documents are known;
         # then passages repeated across documents are dropped exactly as in a one-pass chunking
         docs = mark_versions(docs)

@@ -43,7 +43,7 @@ LAW = "# 测试市专利资助条例\n\n第一条 为了促进专利创造和运
 
 @pytest.fixture
 def corpus(tmp_path):
-    """Two seed pages, and two versions of a small law that share two articles."""
+    """Two seed pages, two versions of a small law that share two articles, one unreadable file."""
     dest = tmp_path / "corpus"
     (dest / "laws").mkdir(parents=True)
     for stem in SEED:
@@ -51,6 +51,7 @@ def corpus(tmp_path):
             shutil.copy(path, dest / path.name)
     for year, amount in (("2010", "三千"), ("2020", "五千")):
         (dest / "laws" / f"测试市专利资助条例({year}-01-01).md").write_text(LAW.format(year=year, amount=amount), encoding="utf-8")
+    (dest / "broken.txt").write_bytes(b"\x00\x01 not text")  # skipped, with the same reason on both
     return dest
 
 
@@ -84,6 +85,7 @@ def test_ray_build_equals_local_build_and_honours_the_cache(cluster, corpus, tmp
     local = build_index(corpus, tmp_path / "local", progress=False)
     on_ray = build_index_on_ray(corpus, tmp_path / "ray", progress=False)
     assert (on_ray.documents, on_ray.chunks, on_ray.duplicates) == (local.documents, local.chunks, local.duplicates)
+    assert on_ray.skipped == local.skipped and len(local.skipped) == 1 and "NUL" in local.skipped[0][1]
     assert on_ray.embedded == on_ray.chunks > 20
     chunks, docs, vectors, results = _state(tmp_path / "ray")
     local_chunks, local_docs, local_vectors, local_results = _state(tmp_path / "local")
