@@ -21,6 +21,7 @@ restarts a dead encoder and re-runs its batches (``max_restarts=-1``, ``max_task
 its defaults, which we keep), and here up to :data:`INIT_DEATHS` encoders in a row may die while loading
 the model. An exception in our own code is not retried: the build stops with one line naming
 the cause (Ray prints the workers' tracebacks before it) and the previous index stays live.
+Vectors are cached as they come back, so the next build resumes where a failed one stopped.
 
 Ray is an optional dependency: ``pip install -e ".[ray]"``.
 """

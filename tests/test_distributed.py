@@ -28,13 +28,14 @@ QUESTIONS = ["崂山区的万人发明专利拥有量是多少", "國家知識�
 @pytest.fixture(scope="module")
 def cluster():
     """A local Ray instance with 2 CPUs, stopped (with all its processes) at the end."""
+    started = time.time()
     ray.init(num_cpus=2, include_dashboard=False, runtime_env=job_runtime_env(local=Settings.from_env()),
              logging_level="WARNING")
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
-    assert not _ray_processes(), "Ray processes outlived ray.shutdown()"
+    assert not _ray_processes(started), "Ray processes outlived ray.shutdown()"
 
 
 LAW = "# 测试市专利资助条例\n\n第一条 为了促进专利创造和运用，制定本条例。\n\n第二条 本条例适用于本市行政区域内的专利资助。\n\n" \
@@ -55,14 +56,23 @@ def corpus(tmp_path):
     return dest
 
 
-def _ray_processes() -> list[psutil.Process]:
-    """Ray's processes started from this test process (the raylet and its workers)."""
+def _ray_processes(since: float) -> list[psutil.Process]:
+    """Ray processes (raylet, GCS, workers, also orphaned ones) started since ``since``, after
+    giving them 20 s to exit."""
     deadline = time.time() + 20
     while True:
-        alive = [p for p in psutil.Process().children(recursive=True) if "ray" in " ".join(_cmdline(p))]
+        alive = [p for p in psutil.process_iter() if _started(p) >= since and
+                 any(name in " ".join(_cmdline(p)) for name in ("ray::", "raylet", "gcs_server", "ray/_private"))]
         if not alive or time.time() > deadline:
             return alive
         time.sleep(0.5)
+
+
+def _started(p: psutil.Process) -> float:
+    try:
+        return p.create_time()
+    except psutil.Error:
+        return 0.0
 
 
 def _cmdline(p: psutil.Process) -> list[str]:
