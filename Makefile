@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 
-.PHONY: run test build bench setup browser clean
+.PHONY: run test build build-ray ray bench setup browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# the CPU build first, so nothing pulls a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# the tests use Ray (tests/test_distributed.py); the base install stays without it
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -22,6 +23,14 @@ run: $(STAMP)
 
 build: $(STAMP)
 	$(BIN)/python -m bot build
+
+# Ray for `python -m bot build --ray` (already there after `make test`)
+ray: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[ray]"
+
+# the index built on a local Ray instance, or on a cluster: make build-ray RAY_ADDRESS=auto
+build-ray: ray
+	$(BIN)/python -m bot build --ray $(RAY_ADDRESS)
 
 # Debian's chromium (no browser download) and CJK fonts for the browser tests; where apt-get is
 # unavailable the browser tests skip with a loud reason.

@@ -1,6 +1,6 @@
 """``python -m bench``: every benchmark, tables printed and written to docs/benchmarks.md."""
 
-from bench import build, embedding, hostile, load, scale, search
+from bench import build, embedding, hostile, load, ray_build, scale, search
 
 embedding.main()
 search.main()
@@ -8,3 +8,4 @@ load.main()
 scale.main([])
 build.main([])
 hostile.main()
+ray_build.main([])

@@ -10,13 +10,14 @@ from .answer import Answer, Assistant, Quote
 from .build import BuildStats, build_index
 from .config import Settings
 from .corpus import CorpusError, Document
+from .distributed import ClusterBuildError, build_index_on_ray
 from .embedding import load_encoder
 from .index import IndexUnavailable
 from .library import Library
 from .retrieval import Hit, Retriever
 
 __all__ = [
-    "Answer", "Assistant", "Quote", "BuildStats", "CorpusError", "Document", "Hit", "IndexUnavailable", "Library", "Retriever", "Settings",
-    "build_index", "load_encoder",
+    "Answer", "Assistant", "Quote", "BuildStats", "ClusterBuildError", "CorpusError", "Document", "Hit", "IndexUnavailable",
+    "Library", "Retriever", "Settings", "build_index", "build_index_on_ray", "load_encoder",
 ]
 __version__ = "0.1.0"

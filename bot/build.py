@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,9 +135,42 @@ def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str |
     return None
 
 
+class Engine(Protocol):
+    """Where reading, chunking and embedding run when not in this process (a Ray cluster:
+    :class:`bot.distributed.RayEngine`). The index is assembled here, identically, either way."""
+
+    def read_and_chunk(self, corpus_dir: Path, settings: Settings) -> tuple[list[Document], list[tuple[str, str]], list[Chunk], int]:
+        """Documents, skipped ``(file, reason)``, numbered unique chunks, duplicates dropped."""
+        ...
+
+    def embed(self, texts: list[str], settings: Settings) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Passage vectors for ``texts`` as ``(positions in texts, vectors)`` parts, in the order they finish."""
+        ...
+
+
+def read_and_chunk(corpus_dir: Path, settings: Settings) -> tuple[list[Document], list[tuple[str, str]], list[Chunk], int]:
+    """The local reading and chunking: documents, skipped files, unique chunks, duplicates dropped."""
+    docs, skipped = load_corpus(corpus_dir, settings)
+    docs = mark_versions(docs)
+    chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
+                                         settings.article_chunk_size)
+    return docs, skipped, chunks, duplicates
+
+
+def engine_embedder(engine: Engine, settings: Settings) -> Embedder:
+    """An :data:`Embedder` over an engine's parts, put back in the order of the texts."""
+    def embed(texts: list[str]) -> np.ndarray:
+        parts = list(engine.embed(texts, settings))
+        vectors = np.empty((len(texts), parts[0][1].shape[1]), dtype=np.float32)
+        for positions, part in parts:
+            vectors[np.asarray(positions, dtype=int)] = part
+        return vectors
+    return embed
+
+
 def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
                 progress: bool = True, report: ProgressFn | None = None, embedder: Embedder | None = None,
-                **overrides: object) -> BuildStats:
+                engine: Engine | None = None, **overrides: object) -> BuildStats:
     """Build the hybrid index for ``corpus_dir`` into ``index_dir`` and make it live atomically.
 
     ``progress`` shows a bar (files, passages, passages/s, ETA) when stderr is a terminal;
@@ -144,24 +178,24 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     first build runs). ``embedder`` replaces the local encoder for passages missing from the
     embedding cache. Keyword overrides are any :class:`Settings` field (``chunk_size=400``, ``model=...``).
     Waits for another build of the same index (:class:`IndexBusy` after ``settings.lock_timeout``).
+    ``engine`` runs reading, chunking and embedding elsewhere (see :mod:`bot.distributed`).
     """
     settings = (settings or Settings.from_env()).replace(**overrides)
+    if engine is not None:
+        embedder = embedder or engine_embedder(engine, settings)
     with index_lock(Path(index_dir), settings.lock_timeout):
-        return _build(Path(corpus_dir), Path(index_dir), settings, progress, report, embedder)
+        return _build(Path(corpus_dir), Path(index_dir), settings, progress, report, embedder, engine)
 
 
 def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool, report: ProgressFn | None,
-           embedder: Embedder | None) -> BuildStats:
+           embedder: Embedder | None, engine: Engine | None) -> BuildStats:
     t0 = time.perf_counter()
     digests = corpus_digests(corpus_dir) if corpus_dir.is_dir() else {}
     try:
         previous = read_manifest(index_dir).get("corpus", {})
     except IndexUnavailable:
         previous = {}
-    docs, skipped = load_corpus(corpus_dir, settings)
-    docs = mark_versions(docs)
-    chunks, duplicates = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap, settings.min_chunk_chars,
-                                         settings.article_chunk_size)
+    docs, skipped, chunks, duplicates = (engine.read_and_chunk if engine else read_and_chunk)(corpus_dir, settings)
     if not chunks:
         raise CorpusError("the corpus produced no passages to index")
     log.info("%d documents -> %d chunks", len(docs), len(chunks))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from .corpus import Document
 from .statute import statute_pieces, version_key
@@ -111,19 +111,25 @@ def chunk_documents(docs: list[Document], chunk_size: int, chunk_overlap: int, m
     Returns the chunks and how many duplicates were dropped.
     """
     splitter = make_splitter(chunk_size, chunk_overlap)
+    return unique_chunks(chunk for doc in docs for chunk in chunk_document(doc, splitter, min_chars, article_size))
+
+
+def unique_chunks(chunks: Iterable[Chunk]) -> tuple[list[Chunk], int]:
+    """``chunks`` numbered in order, each passage kept at its first occurrence (after
+    normalisation). Separate from chunking so that documents chunked in parts (on a cluster)
+    are deduplicated exactly as in one pass. Returns the chunks and how many were dropped."""
     seen: set[str] = set()
     out: list[Chunk] = []
     dropped = 0
-    for doc in docs:
-        for chunk in chunk_document(doc, splitter, min_chars, article_size):
-            # an article repeated in another version of the same law is one passage; the same
-            # wording in two different laws is two citable articles
-            scope = version_key(doc.title) if chunk.article else ""
-            key = hashlib.sha1((scope + re.sub(r"\W", "", match_form(chunk.text))).encode()).hexdigest()
-            if key in seen:
-                dropped += 1
-                continue
-            seen.add(key)
-            chunk.chunk_id = len(out)
-            out.append(chunk)
+    for chunk in chunks:
+        # an article repeated in another version of the same law is one passage; the same
+        # wording in two different laws is two citable articles (a chunk's title is its document's)
+        scope = version_key(chunk.title) if chunk.article else ""
+        key = hashlib.sha1((scope + re.sub(r"\W", "", match_form(chunk.text))).encode()).hexdigest()
+        if key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        chunk.chunk_id = len(out)
+        out.append(chunk)
     return out, dropped

@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--chunk-size", type=int)
     b.add_argument("--chunk-overlap", type=int)
     b.add_argument("--if-stale", action="store_true", help="only build when the corpus or settings changed")
+    b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="read, chunk and embed on a Ray cluster (needs .[ray]): no ADDRESS starts a local instance, "
+                        "'auto' joins this machine's cluster, ray://HEAD:10001 connects through Ray Client")
+    b.add_argument("--ray-env", type=json.loads, metavar="JSON",
+                   help='Ray runtime_env for the workers, e.g. \'{"env_vars": {"IPBOT_CACHE_DIR": "/shared/ipbot"}}\'')
 
     ad = sub.add_parser("add", parents=[common], help="copy documents into the corpus and update the index")
     ad.add_argument("paths", nargs="+", type=Path)
@@ -92,7 +97,13 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
             print(f"index in {settings.index_dir} is up to date")
             return 0
         print(f"rebuilding: {reason}")
-    stats = build_index(settings.corpus_dir, settings.index_dir, settings=settings)
+    if args.ray is not None:
+        from .distributed import build_index_on_ray
+
+        stats = build_index_on_ray(settings.corpus_dir, settings.index_dir, settings=settings, address=args.ray or None,
+                                   runtime_env=args.ray_env)
+    else:
+        stats = build_index(settings.corpus_dir, settings.index_dir, settings=settings)
     print(stats.summary())
     return 0
 
@@ -217,7 +228,7 @@ COMMANDS = {"build": cmd_build, "add": cmd_add, "remove": cmd_remove, "history":
 def configure_logging(verbose: bool = False) -> None:
     """Our INFO messages (progress, warnings about skipped files), not the libraries' chatter."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("sentence_transformers", "transformers", "httpx", "jieba", "faiss", "bm25s"):
+    for noisy in ("sentence_transformers", "transformers", "httpx", "jieba", "faiss", "bm25s", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -227,12 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     from .build import IndexBusy
     from .corpus import CorpusError
+    from .distributed import ClusterBuildError
     from .index import IndexUnavailable
     from .library import UpdateFailed
 
     try:
         return COMMANDS[args.command](args, _settings(args))
-    except (CorpusError, IndexUnavailable, IndexBusy, UpdateFailed, ValueError, FileNotFoundError) as exc:
+    except (CorpusError, IndexUnavailable, IndexBusy, UpdateFailed, ClusterBuildError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

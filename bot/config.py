@@ -39,6 +39,11 @@ class Settings:
     embed_batch_size: int = 16  # texts per model call (batches are length-sorted): bench/build.py
     encoder_threads: int = 0  # threads of the model's matrix kernels; 0 = one per core
     build_batch: int = 256  # passages read, chunked and embedded per streaming step of a build
+    # building on a Ray cluster (python -m bot build --ray): see bot/distributed.py
+    ray_encoders: int = 0  # encoder actors (each loads the model once); 0 = cluster CPUs / ray_cpus_per_encoder
+    ray_cpus_per_encoder: int = 1  # CPUs (and torch threads) per encoder actor
+    ray_batch_size: int = 64  # passages per embedding task
+    ray_files_per_task: int = 8  # corpus files per reading/chunking task
     # chunking (characters)
     chunk_size: int = 300
     chunk_overlap: int = 60

@@ -68,6 +68,10 @@ class Document:
         return asdict(self)
 
 
+# one bad file never stops a build: whatever reading it raises, it is skipped with the reason
+READ_ERRORS = (Exception,)
+
+
 class CorpusError(RuntimeError):
     """The corpus as a whole cannot be used (missing, or no readable document)."""
 
