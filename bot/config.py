@@ -57,7 +57,6 @@ class Settings:
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30
     region_weight: float = 1.0  # rerank bonus for documents of a region the question names
-    document_weight: float = 1.0  # rerank bonus for passages of the document most candidates come from
     authority_weight: float = 2.0  # rerank bonus by legal hierarchy (法律 > 行政法规 > 司法解释 > local rules)
     superseded_penalty: float = 1.5  # rerank malus for an older version of a law, in rank-1 RRF votes
     flat_index_max: int = 200_000  # above this many chunks FAISS switches from exact search to IVF

@@ -142,7 +142,7 @@ class Retriever:
         # Rerank the head by how much of the question each passage covers: rank fusion alone
         # lets a passage that shares the topic but not the asked-for year or term win.
         vote = 1 / (s.rrf_k + 1)
-        self._document_evidence(store, fused, vote)
+        self._authority(store, fused, vote)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases) for cid in head}
         for cid in head:
@@ -204,21 +204,15 @@ class Retriever:
     def article_count(self, doc_id: str) -> int:
         return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
 
-    def _document_evidence(self, store: IndexStore, fused: dict[int, float], vote: float) -> None:
-        """Document-level evidence, added in place: passages of the document that most of the
-        candidates come from (the law being asked about) and of higher-ranking legal sources
-        gain; people asking "can I" want the law before an interpretation of it."""
-        s = self.settings
-        by_doc: dict[str, float] = {}
-        for cid, score in fused.items():
-            doc_id = store.chunks[cid].doc_id
-            by_doc[doc_id] = by_doc.get(doc_id, 0.0) + score
-        top = max(by_doc.values(), default=0.0) or 1.0
+    def _authority(self, store: IndexStore, fused: dict[int, float], vote: float) -> None:
+        """Legal hierarchy, added in place: people asking "can I" want the law before a
+        regulation or an interpretation of it. News and policy pages stand outside the
+        hierarchy: the prior only orders statutes among themselves."""
+        weight = self.settings.authority_weight
         for cid in fused:
-            doc = store.documents[store.chunks[cid].doc_id]
-            # news and policy pages stand outside the hierarchy: the prior only orders statutes
-            rank = AUTHORITY.get(doc.doc_type, 0.0) if store.chunks[cid].is_article else 1.0
-            fused[cid] += vote * (s.document_weight * by_doc[doc.doc_id] / top + s.authority_weight * rank)
+            chunk = store.chunks[cid]
+            rank = AUTHORITY.get(store.documents[chunk.doc_id].doc_type, 0.0) if chunk.is_article else 1.0
+            fused[cid] += vote * weight * rank
 
     @staticmethod
     def _in_region(store: IndexStore, cid: int, places: list[str]) -> bool:
