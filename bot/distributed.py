@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 INIT_DEATHS = 3
 
 
+LOOPBACK = "127.0.0.1"
 CLUSTER_BUILD_BATCH = 1_000_000  # passages handed to the cluster per build step
 
 
@@ -89,8 +90,9 @@ def ray_session(address: str | None, runtime_env: dict | None, settings: Setting
     env = job_runtime_env(runtime_env, settings if local else None)
     try:
         # workers' output stays in the session's logs (`ray logs`); failures reach us as exceptions
+        # a local instance talks over loopback only, never the machine's network address
         ray.init(address="local" if local else address, runtime_env=env, include_dashboard=False,
-                 logging_level=logging.WARNING, log_to_driver=False)
+                 logging_level=logging.WARNING, log_to_driver=False, **({"_node_ip_address": LOOPBACK} if local else {}))
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterBuildError(f"cannot start or reach Ray at {'a new local instance' if local else address}: {exc}") from exc
     try:

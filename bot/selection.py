@@ -27,6 +27,7 @@ DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
+_ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 260  # a statute passage up to this long is quoted whole
 LONG_SENTENCE = 160
@@ -202,8 +203,9 @@ def key_figure(q: Question, clause: str) -> str:
     if q.kind == "date":
         matches = list(DATE.finditer(simple))
     else:
-        # a bare year is context, not the figure asked for
-        matches = [m for m in FIGURE.finditer(simple) if not _YEAR_FIGURE.match(m.group().strip())]
+        # a bare year is context, and "一项/一件" counts the thing itself: neither is the figure asked for
+        matches = [m for m in FIGURE.finditer(simple)
+                   if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
             matches = [m for m in matches if q.unit in m.group()] or matches
     if not matches:

@@ -30,7 +30,7 @@ def cluster():
     """A local Ray instance with 2 CPUs, stopped (with all its processes) at the end."""
     started = time.time()
     ray.init(num_cpus=2, include_dashboard=False, runtime_env=job_runtime_env(local=Settings.from_env()),
-             logging_level="WARNING")
+             logging_level="WARNING", _node_ip_address="127.0.0.1")  # loopback only
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
