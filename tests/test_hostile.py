@@ -318,11 +318,13 @@ BAD_REQUESTS = [  # (name, endpoint, arguments)
 ]
 
 
+# download_files=False: hits carry a "path" field (the article's chapter), which gradio_client
+# would otherwise take for a file to download
 def _attack(url: str, errors: list[str], rounds: int) -> None:
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, download_files=False)
     for _ in range(rounds):
         for name, endpoint, args in BAD_REQUESTS:
             try:
@@ -347,7 +349,7 @@ def test_bad_request_battery_leaves_the_server_answering_others(app_server):
     from gradio_client import Client
 
     proc = psutil.Process(app_server.proc.pid)
-    victim = Client(app_server.url, verbose=False)
+    victim = Client(app_server.url, verbose=False, download_files=False)
     victim.predict("烟台有多少个院士工作站", api_name="/ask")  # warm
     rss_before = proc.memory_info().rss
     errors: list[str] = []
@@ -378,7 +380,7 @@ def test_search_bounds_are_messages(app_url):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    client = Client(app_url, verbose=False)
+    client = Client(app_url, verbose=False, download_files=False)
     with pytest.raises(AppError, match="查询太长"):
         client.predict("专利" * 1000, 5, api_name="/search")
     with pytest.raises(AppError, match="日期应写成"):
