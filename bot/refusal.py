@@ -40,7 +40,12 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     if any(y not in seen for y in q.years):
         return True
     # an amount of money asked for (年费多少钱) and no amount in the quote: the corpus does not say
-    if q.kind == "quantity" and q.unit == "元" and "元" not in chosen[0].figure:
-        return True
+    if q.kind == "quantity" and q.unit == "元":
+        if "元" not in chosen[0].figure:
+            return True
+        # and the amount must be of the fee or payment asked about (年费, not an inventor's 奖金)
+        asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴")]
+        if asked and not any(t in match_form(chosen[0].sentence) for t in asked):
+            return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)

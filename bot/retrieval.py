@@ -142,7 +142,7 @@ class Retriever:
         # Rerank the head by how much of the question each passage covers: rank fusion alone
         # lets a passage that shares the topic but not the asked-for year or term win.
         vote = 1 / (s.rrf_k + 1)
-        self._authority(store, fused, vote)
+        self._authority(store, fused, vote, q.places)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases) for cid in head}
         for cid in head:
@@ -204,14 +204,18 @@ class Retriever:
     def article_count(self, doc_id: str) -> int:
         return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
 
-    def _authority(self, store: IndexStore, fused: dict[int, float], vote: float) -> None:
+    def _authority(self, store: IndexStore, fused: dict[int, float], vote: float, places: list[str]) -> None:
         """Legal hierarchy, added in place: people asking "can I" want the law before a
-        regulation or an interpretation of it. News and policy pages stand outside the
-        hierarchy: the prior only orders statutes among themselves."""
+        regulation or an interpretation of it, and a local regulation of the place they name
+        as much as the national law. News and policy pages stand outside the hierarchy: the
+        prior only orders statutes among themselves."""
         weight = self.settings.authority_weight
         for cid in fused:
             chunk = store.chunks[cid]
-            rank = AUTHORITY.get(store.documents[chunk.doc_id].doc_type, 0.0) if chunk.is_article else 1.0
+            if not chunk.is_article or (places and self._in_region(store, cid, places)):
+                rank = 1.0
+            else:
+                rank = AUTHORITY.get(store.documents[chunk.doc_id].doc_type, 0.0)
             fused[cid] += vote * weight * rank
 
     @staticmethod

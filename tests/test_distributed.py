@@ -104,7 +104,7 @@ def test_ray_build_equals_local_build_and_honours_the_cache(cluster, corpus, tmp
     assert results == local_results and all(results)
     # the shared articles are the current version's on both (versions are ordered after all files are read)
     shared = [c for c in chunks if "制定本条例" in c["text"]]
-    assert len(shared) == 1 and shared[0]["doc_id"].endswith("(2020-01-01)") and on_ray.duplicates >= 2
+    assert len(shared) == 1 and shared[0]["doc_id"].endswith("(2020-01-01).md") and on_ray.duplicates >= 2
 
     # cached passages are not sent to the cluster: nothing new, nothing embedded
     again = build_index_on_ray(corpus, tmp_path / "ray", progress=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import os
 import pty
 import shutil
@@ -153,7 +155,7 @@ def test_upload_from_the_page_is_answerable_right_after(corpus_copy, tmp_path, e
         doc.parent.mkdir()
         doc.write_text("---\ntitle: 威海市知识产权资助办法\ndate: 2024-05-06\nregion: 威海\ndoc_type: 政策文件\n---\n" + WEIHAI,
                        encoding="utf-8")
-        status = client.predict([handle_file(str(doc))], api_name="/upload")[0]
+        status = html.unescape(client.predict([handle_file(str(doc))], api_name="/upload")[0])  # names are escaped
         assert "已添加 weihai-policy.md" in status
         ans = client.predict("威海高价值专利培育中心每家奖励多少", api_name="/ask")
         assert ans["answered"] and "20万元" in ans["text"]

@@ -6,6 +6,8 @@ Uploads go through the running page's ``/upload`` endpoint (gradio_client), corp
 
 from __future__ import annotations
 
+import html
+
 import json
 import shutil
 import subprocess
@@ -101,7 +103,8 @@ class Web:
     def upload(self, *paths: Path, client=None) -> str:
         from gradio_client import handle_file
 
-        return (client or self.client()).predict([handle_file(str(p)) for p in paths], api_name="/upload")[0]
+        # the message is Markdown with names escaped as entities (inert on the page); read it as text
+        return html.unescape((client or self.client()).predict([handle_file(str(p)) for p in paths], api_name="/upload")[0])
 
     def ask(self, question: str) -> dict:
         return self.client().predict(question, api_name="/ask")
