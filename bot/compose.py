@@ -96,10 +96,10 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
 
 
 def _bold_focus(q: Question, c: Candidate) -> str:
-    """A condition question bolds the item or clause that states the condition, inside the
-    quoted article; other questions get no bold inside the statute text."""
+    """A condition question bolds the item of the list that states the condition (（四）专利权
+    被质押…), inside the quoted article; nothing else inside statute text is bold."""
     text = c.sentence.replace("\n\n", "\n").replace("\n", " ")
     focus = c.focus.strip()
-    if q.kind == "condition" and focus and focus != c.sentence.strip() and focus in text:
+    if q.kind == "condition" and c.item and focus and focus in text:
         return text.replace(focus, f"**{focus}**", 1)
     return text

@@ -211,15 +211,24 @@ def key_figure(q: Question, clause: str) -> str:
     if not matches:
         return ""
     occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms for m in re.finditer(re.escape(t), simple)]
+    # a figure belongs to the comma clause it stands in ("…实用新型专利权的期限为十年，外观设计
+    # 专利权的期限为十五年": 外观设计 counts for 十五年, not for the 十年 before it)
+    bounds = [0, *(m.end() for m in re.finditer(r"[，,；;。：:]", simple)), len(simple)]
 
-    def closeness(m: re.Match) -> float:
+    def clause_of(pos: int) -> tuple[int, int]:
+        i = max(j for j, b in enumerate(bounds) if b <= pos)
+        return bounds[i], bounds[min(i + 1, len(bounds) - 1)]
+
+    def closeness(m: re.Match) -> tuple[float, float]:
         # Chinese puts the figure after what it counts ("高层次人才突破10万人"): a term just
         # before the figure binds tighter than one after it
-        score = 0.0
+        lo, hi = clause_of(m.start())
+        own, near = 0.0, 0.0
         for start, end, weight in occurrences:
             gap = m.start() - end if end <= m.start() else 3 * max(0, start - m.end())
-            score += weight / (1 + gap)
-        return score
+            near += weight / (1 + gap)
+            own += weight * (lo <= start and end <= hi)
+        return own, near
 
     best = max(matches, key=closeness)
     same_length = len(simple) == len(clause)
