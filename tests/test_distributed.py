@@ -16,7 +16,7 @@ import ray
 
 from bot import Retriever, Settings, build_index, build_index_on_ray
 from bot.distributed import RayEngine, job_runtime_env
-from bot.embedding import encode
+from bot.embedding import encode, load_encoder
 from bot.index import resolve_build
 
 from conftest import CORPUS, run_cli
@@ -122,9 +122,10 @@ def test_ray_build_equals_local_build_and_honours_the_cache(cluster, corpus, tmp
     assert any("3万元" in c["text"] for c in chunks)
 
 
-def test_killed_encoder_is_restarted_and_its_batches_rerun(cluster, encoder, settings):
+def test_killed_encoder_is_restarted_and_its_batches_rerun(cluster, settings):
     texts = [f"第{i}条 烟台市对发明专利给予资助，每件{i * 100}元；专利质押贷款贴息比例为{i % 50}%。" for i in range(120)]
-    run = settings.replace(ray_encoders=1, ray_batch_size=2)
+    # the torch encoder: slow enough to be caught mid-job, and its memory shows when the model is loaded
+    run = settings.replace(ray_encoders=1, ray_batch_size=2, encoder="torch")
     killed: list[int] = []
     done = threading.Event()
 
@@ -154,7 +155,7 @@ def test_killed_encoder_is_restarted_and_its_batches_rerun(cluster, encoder, set
     for p, v in parts:
         vectors[p] = v
     assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
-    assert np.allclose(vectors, encode(encoder, texts, "passage"), atol=1e-4)
+    assert np.allclose(vectors, encode(load_encoder(settings=run), texts, "passage"), atol=1e-4)
 
 
 def test_cli_joins_a_cluster_and_a_failed_build_keeps_the_previous_index(cluster, corpus, tmp_path, encoder):
