@@ -7,6 +7,18 @@ import pytest
 from conftest import launch_browser
 
 
+def ask_in_page(page, url: str, question: str):
+    """Open the page, ask ``question`` and wait for the first source card: (input box, card)."""
+    page.goto(url)
+    box = page.locator("#ipbot-input textarea")
+    box.wait_for(timeout=60_000)
+    box.fill(question)
+    box.press("Enter")
+    card = page.locator("details.source-card").first
+    card.wait_for(state="visible", timeout=60_000)
+    return box, card
+
+
 @pytest.fixture(scope="module")
 def client(app_url):
     from gradio_client import Client
@@ -47,13 +59,7 @@ def test_page_answers_with_source_card(app_url, tmp_path, width):
     with sync_playwright() as p:
         browser = launch_browser(p)
         page = browser.new_page(viewport={"width": width, "height": 900})
-        page.goto(app_url)
-        box = page.locator("#ipbot-input textarea")
-        box.wait_for(timeout=60_000)
-        box.fill("烟台有多少个院士工作站？")
-        box.press("Enter")
-        card = page.locator("details.source-card").first
-        card.wait_for(state="visible", timeout=60_000)
+        box, card = ask_in_page(page, app_url, "烟台有多少个院士工作站？")
         bot_message = page.locator(".message.bot, [data-testid='bot']").last
         assert "33个" in bot_message.inner_text()
         assert "院士工作站33个" in card.locator("mark").first.inner_text()
@@ -81,17 +87,10 @@ def test_page_statute_answer_card(app_url, tmp_path):
 
     with sync_playwright() as p:
         browser = launch_browser(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(app_url)
-        box = page.locator("#ipbot-input textarea")
-        box.wait_for(timeout=60_000)
-        box.fill("专利法第五十条说的是什么？")
-        box.press("Enter")
-        card = page.locator("details.source-card").first
-        card.wait_for(state="visible", timeout=60_000)
+        _, card = ask_in_page(browser.new_page(viewport={"width": 1280, "height": 900}), app_url, "专利法第五十条说的是什么？")
         assert "《中华人民共和国专利法》第五十条" in card.locator("summary").inner_text()
         assert "开放许可" in card.inner_text() and "法律" in card.inner_text()
-        page.screenshot(path=str(tmp_path / "statute.png"), full_page=True)
+        card.page.screenshot(path=str(tmp_path / "statute.png"), full_page=True)
         browser.close()
 
 
