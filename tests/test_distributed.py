@@ -123,7 +123,7 @@ def test_ray_build_equals_local_build_and_honours_the_cache(cluster, corpus, tmp
 
 
 def test_killed_encoder_is_restarted_and_its_batches_rerun(cluster, settings):
-    texts = [f"第{i}条 烟台市对发明专利给予资助，每件{i * 100}元；专利质押贷款贴息比例为{i % 50}%。" for i in range(120)]
+    texts = [f"第{i}条 烟台市对发明专利给予资助，每件{i * 100}元；专利质押贷款贴息比例为{i % 50}%。" for i in range(600)]
     # the torch encoder: slow enough to be caught mid-job, and its memory shows when the model is loaded
     run = settings.replace(ray_encoders=1, ray_batch_size=2, encoder="torch")
     killed: list[int] = []
@@ -134,10 +134,14 @@ def test_killed_encoder_is_restarted_and_its_batches_rerun(cluster, settings):
             workers = [p for p in psutil.Process().children(recursive=True) if "MapBatches(Encoder)" in " ".join(_cmdline(p))]
             loaded = [p for p in workers if p.memory_info().rss > 600 * 2**20]  # the model is in memory
             if loaded:
-                time.sleep(1.0)  # let it embed a few batches
-                if not done.is_set():
+                time.sleep(0.3)  # let it embed a few batches
+                if done.is_set():
+                    return
+                try:
                     os.kill(loaded[0].pid, signal.SIGKILL)
-                    killed.append(loaded[0].pid)
+                except ProcessLookupError:  # that worker was gone already: look again
+                    continue
+                killed.append(loaded[0].pid)
                 return
             time.sleep(0.2)
 
