@@ -26,7 +26,7 @@ import yaml
 from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
-from .statute import doc_type_of, is_statute, region_of, version_dates
+from .statute import doc_type_of, is_statute, parse_articles, region_of, version_dates
 
 log = logging.getLogger(__name__)
 
@@ -349,9 +349,10 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     url = _URL.search(body)
     title = _meta_str(meta, "title") or guess_title(body, clean)
     title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
-    statute = is_statute(clean)
+    articles = parse_articles(clean)  # once: both checks below read it
+    statute = is_statute(clean, articles=articles)
     if statute:  # a law's own history lines and title say its version, type and region
-        version, effective = version_dates(clean, path)
+        version, effective = version_dates(clean, path, articles)
         meta = {"date": version, "doc_type": doc_type_of(title), "region": region_of(title), **meta}
     else:
         effective = ""

@@ -147,9 +147,10 @@ def parse_articles(text: str) -> list[Article]:
     return articles
 
 
-def is_statute(text: str, min_articles: int = 3) -> bool:
-    """Statute-shaped: most of the body is 第N条 articles, numbered upwards from the first."""
-    articles = parse_articles(text)
+def is_statute(text: str, min_articles: int = 3, articles: list[Article] | None = None) -> bool:
+    """Statute-shaped: most of the body is 第N条 articles, numbered upwards from the first
+    (``articles``: :func:`parse_articles` of ``text``, when the caller has it already)."""
+    articles = parse_articles(text) if articles is None else articles
     if len(articles) < min_articles:
         return False
     covered = sum(a.end - a.start for a in articles)
@@ -235,14 +236,14 @@ def _iso(m: re.Match) -> str:
     return f"{y:04d}-{mo:02d}-{d:02d}"
 
 
-def version_dates(text: str, path: str = "") -> tuple[str, str]:
+def version_dates(text: str, path: str = "", articles: list[Article] | None = None) -> tuple[str, str]:
     """(version date, effective date) of a statute.
 
     The version date is the date in the file name when there is one, else the latest
     adoption/amendment date in the history lines before the first article; the effective
     date is the one on a 施行 line.
     """
-    articles = parse_articles(text)
+    articles = parse_articles(text) if articles is None else articles
     preamble = text[: articles[0].start] if articles else text[:2000]
     version, effective = "", ""
     for line in preamble.splitlines():
