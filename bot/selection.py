@@ -18,9 +18,10 @@ from .text import coverage, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
-_CN_NUM = "一二三四五六七八九十百千万两半"
+# a Chinese numeral starts with a digit word: 十五, 二十, 一百 (a bare 万 of "万元" is a unit, not a number)
+_CN_NUM = "[一二三四五六七八九十两半][零一二三四五六七八九十百千万两]*"
 FIGURE = re.compile(
-    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:\d[\d,，.]*|[" + _CN_NUM + r"]+)\s*(?:万|亿|千|百)?\s*"
+    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:\d[\d,，.]*余?|" + _CN_NUM + r")\s*(?:万|亿|千|百)?\s*"
     r"(?:个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
 )
 DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
