@@ -26,7 +26,7 @@ import yaml
 from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
-from .statute import doc_type_of, is_statute, parse_articles, region_of, version_dates
+from .statute import doc_type_of, is_legal_title, is_statute, parse_articles, region_of, version_dates
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +356,8 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
         meta = {"date": version, "doc_type": doc_type_of(title), "region": region_of(title), **meta}
     else:
         effective = ""
+        if is_legal_title(title):
+            meta = {"doc_type": doc_type_of(title), "region": region_of(title), **meta}
     date = normalise_date(meta.get("date")) or normalise_date(_DATE.search(clean).group(0) if _DATE.search(clean) else "")
     source = _meta_str(meta, "source", "url", "link") or (url.group(0) if url else path)
     return Document(

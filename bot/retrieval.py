@@ -208,14 +208,14 @@ class Retriever:
         """Legal hierarchy, added in place: people asking "can I" want the law before a
         regulation or an interpretation of it, and a local regulation of the place they name
         as much as the national law. News and policy pages stand outside the hierarchy: the
-        prior only orders statutes among themselves."""
+        prior only orders legal documents among themselves."""
         weight = self.settings.authority_weight
         for cid in fused:
-            chunk = store.chunks[cid]
-            if not chunk.is_article or (places and self._in_region(store, cid, places)):
+            doc_type = store.documents[store.chunks[cid].doc_id].doc_type
+            if doc_type not in AUTHORITY or (places and self._in_region(store, cid, places)):
                 rank = 1.0
             else:
-                rank = AUTHORITY.get(store.documents[chunk.doc_id].doc_type, 0.0)
+                rank = AUTHORITY[doc_type]
             fused[cid] += vote * weight * rank
 
     @staticmethod

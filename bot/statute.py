@@ -223,6 +223,17 @@ def doc_type_of(title: str) -> str:
     return "行政法规"
 
 
+_LEGAL_FORM = re.compile(r"(?:法|条例|规定|办法|细则|解释|决定|批复)(?:[（(][^）)]*[）)])?$")
+
+
+def is_legal_title(title: str) -> bool:
+    """A law, regulation or interpretation by its title, even when its body is not 第N条
+    articles (an amendment decision's numbered edits, a 批复's letter): it still has a place
+    in the legal hierarchy."""
+    t = re.sub(r"\s+", "", title)
+    return t.startswith(_NATIONAL_BODIES) or bool(_LEGAL_FORM.search(t))
+
+
 def region_of(title: str) -> str:
     """The province or city a local regulation's title names, else 全国."""
     m = _PLACE.match(re.sub(r"\s+", "", title))
