@@ -124,7 +124,7 @@ def tokenize(text: str) -> list[str]:
 # ("知识产权园有多大面积" must give 园 / 面积, not 园有 / 大面积).
 QUESTION_FRAMES = re.compile(
     r"有多少|是多少|有多大|有多长|有多高|多大|多长|多高|多久|多少|有几|几个|几家|几项|几件|几位|几名|"
-    r"什么时候|啥时候|怎么样|怎么|如何|哪些|哪个|哪家|哪里|在哪儿|在哪|是否|能不能|能否|有没有|可不可以|吗|呢|么"
+    r"什么时候|啥时候|什么|怎么样|怎么|如何|哪些|哪个|哪家|哪里|在哪儿|在哪|是否|能不能|能否|有没有|可不可以|吗|呢|么"
 )
 
 
@@ -146,13 +146,50 @@ def term_weight(term: str) -> float:
 
 def coverage(terms: list[str], normalised_text: str, aliases: dict[str, tuple[str, ...]] | None = None) -> float:
     """Weighted share of the question's terms that occur in a passage (in match form); a
-    term also counts as present through one of its ``aliases`` (版权 -> 著作权)."""
+    term also counts as present through one of its ``aliases`` (版权 -> 著作权), and mostly
+    through its parts in another order (注册商标 in "申请商标注册")."""
     total = sum(term_weight(t) for t in terms)
     if not total:
         return 0.0
     aliases = aliases or {}
-    return sum(term_weight(t) for t in terms
-               if t in normalised_text or any(a in normalised_text for a in aliases.get(t, ()))) / total
+    found = 0.0
+    for t in terms:
+        if t in normalised_text or any(a in normalised_text for a in aliases.get(t, ())):
+            found += term_weight(t)
+        elif (parts := term_parts(t)) and parts_together(parts, normalised_text, len(t) + 4):
+            found += COMPOUND_CREDIT * term_weight(t)
+    return found / total
+
+
+COMPOUND_CREDIT = 0.75
+
+
+def parts_together(parts: tuple[str, ...], text: str, window: int) -> bool:
+    """Whether all ``parts`` occur within ``window`` characters of one occurrence of the first
+    (商标申请注册 has 注册商标's parts; 保护 … 专利大数据中心 far apart has not 保护中心's)."""
+    first, rest = parts[0], parts[1:]
+    if not all(p in text for p in parts):
+        return False
+    start = text.find(first)
+    while start >= 0:
+        near = text[max(0, start - window) : start + len(first) + window]
+        if all(p in near for p in rest):
+            return True
+        start = text.find(first, start + 1)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def term_parts(term: str) -> tuple[str, ...]:
+    """The words a compound term is made of (注册商标 -> 注册, 商标), or () when it is one word."""
+    if len(term) < 4 or any(ch.isdigit() for ch in term):
+        return ()
+    words = [w for w in get_jieba().cut_for_search(term) if len(w) >= 2 and w != term]
+    covered = set()
+    for w in words:
+        start = term.find(w)
+        covered.update(range(start, start + len(w)))
+    return tuple(words) if len(covered) == len(term) else ()
 
 
 NOUN_FLAGS = ("n", "eng", "l", "j")
