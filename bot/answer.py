@@ -21,6 +21,7 @@ from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
 from .statute import ArticleRef, book_title, related_laws
+from .text import match_form
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,17 @@ class Assistant:
             return 0.0, Answer(MSG_REFUSE, [], False, query=query)
         chosen = choose(q, hits, [c for i, hit in enumerate(hits) for c in candidates(q, i, hit)],
                         self.settings.answer_sentences)
-        self._add_companion(q, hits, chosen)
+        # the definition of the asked term answers by itself (短视频构成作品吗 -> 本法所称的作品，是指…)
+        defines = bool(chosen) and q.defined_in(match_form(chosen[0].focus))
+        if not defines:
+            self._add_companion(q, hits, chosen)
         strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
         # colloquial questions share few words with a statute's wording, so an article is
         # trusted at a lower score; places, years and asked amounts still have to match
         statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)
         floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
-        if strength < floor or misses_anchor(q, hits, chosen) or (statute and chosen[0].coverage < self.settings.statute_min_coverage):
+        weak = strength < floor or (statute and chosen[0].coverage < self.settings.statute_min_coverage)
+        if (weak and not defines) or misses_anchor(q, hits, chosen):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)
 

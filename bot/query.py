@@ -28,6 +28,15 @@ _UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
 _TIME_TERM = re.compile(r"^(\d{4}年?|今年|去年|前年|明年|上半年|下半年|前三季度|全年)$")
+# the term a question asks to have defined: 什么是职务作品 / 职务作品是指什么 / 短视频构成作品吗 /
+# 什么样的作品受保护; the law's definition (本法所称的作品，是指…) answers all of them
+_DEFINE_Q = (
+    re.compile(r"(?:什么是|什么叫|何为|何谓)([^，,。？?！!、的是]{2,10})"),
+    re.compile(r"什么样的([^，,。？?！!、的是]{2,8}?)(?:才|会|能|可以|受|被|[，,。？?]|$)"),
+    re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|的定义|的含义)"),
+    re.compile(r"(?:是|算|算是|属于|构成|成为)([^，,。？?！!、是算]{2,8}?)吗"),
+    re.compile(r"(?:才算|才是|是不是|算不算|属不属于|构不构成)([^，,。？?！!、是算]{2,8}?)(?:吗|[？?。]|$)"),
+)
 _QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
 
 
@@ -45,11 +54,30 @@ class Question:
     refs: list[ArticleRef] = field(default_factory=list)  # 专利法第五十条 ...
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> statutory terms that cover it
     expansion: list[str] = field(default_factory=list)  # statutory terms for the everyday words asked
+    defines: str = ""  # the term whose definition answers the question (职务作品)
 
     @property
     def tokens(self) -> list[str]:
         """BM25 tokens of the question, with the statutory terms for its everyday words."""
         return tokenize(" ".join([self.simple, *self.expansion]))
+
+    def defined_in(self, normalised_text: str) -> bool:
+        """Whether a passage (in match form) defines the asked term: 本法所称的作品 / 技术措施，是指 /
+        下列作品的含义 / …的自然人是作者。"""
+        if not self.defines:
+            return False
+        # the term stands alone: "文字作品，是指" defines 文字作品, not 作品
+        t = rf"(?:^|(?<=[\W_的称列])){re.escape(self.defines)}"
+        return bool(re.search(rf"{t}[，,]?是指|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]", normalised_text))
+
+
+def defined_term(simple: str) -> str:
+    """The term a definition question asks about (on the simplified text), or ""."""
+    for pattern in _DEFINE_Q:
+        m = pattern.search(simple)
+        if m and not _QUESTION_WORDS.search(m.group(1)):
+            return m.group(1).strip().lower()
+    return ""
 
 
 # Places people ask about that the corpus may not cover: provinces, large cities, abroad.
@@ -110,7 +138,7 @@ def analyse(text: str) -> Question:
     found = lay_terms(simple)
     expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
-                    aliases_for(terms, found), expansion)
+                    aliases_for(terms, found), expansion, defined_term(simple))
 
 
 def is_followup(question: str) -> bool:

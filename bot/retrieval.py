@@ -142,6 +142,8 @@ class Retriever:
         # Rerank the head by how much of the question each passage covers: rank fusion alone
         # lets a passage that shares the topic but not the asked-for year or term win.
         vote = 1 / (s.rrf_k + 1)
+        if q.defines:
+            self._definitions(store, q, fused, vote, allowed)
         self._authority(store, fused, vote, q.places)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases) for cid in head}
@@ -203,6 +205,16 @@ class Retriever:
 
     def article_count(self, doc_id: str) -> int:
         return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
+
+    def _definitions(self, store: IndexStore, q: Question, fused: dict[int, float], vote: float,
+                     allowed: np.ndarray | None) -> None:
+        """A definition question (什么是职务作品, 短视频构成作品吗) is answered by the passage that
+        defines the term, which shares few words with the question: look for it lexically and
+        lift it, in place."""
+        probe, _ = store.lexical.search([*tokenize(q.defines), "是指", "所称", "含义"], self.settings.candidates, allowed)
+        for cid in set(probe.tolist()) | set(fused):
+            if q.defined_in(match_form(store.chunks[cid].text)):
+                fused[cid] = fused.get(cid, 0.0) + self.settings.definition_weight * vote
 
     def _authority(self, store: IndexStore, fused: dict[int, float], vote: float, places: list[str]) -> None:
         """Legal hierarchy, added in place: people asking "can I" want the law before a

@@ -32,6 +32,7 @@ _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 260  # a statute passage up to this long is quoted whole
 LONG_SENTENCE = 160
+DEFINITION_BONUS = 0.35  # the sentence defining the asked term outweighs shared words
 
 
 @dataclass
@@ -125,6 +126,7 @@ def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
         else:
             shown, s, e = para, start, end
         score -= 0.1 * (len(shown) > 400)
+        score -= 0.3 * (shown == para and bool(_introduces_list(para)))  # a list's heading alone says nothing
         out.append(Candidate(rank, shown, s, e, score, key_figure(q, para),
                              item=cn_number(item.group(1)) if item else 0, focus=para,
                              coverage=coverage(q.terms, match_form(hit.lead + shown), q.aliases)))
@@ -151,8 +153,11 @@ def _introduces_list(paragraph: str) -> str:
 
 
 def type_bonus(q: Question, clause: str) -> float:
-    """How well a clause has the kind of content the question asks for."""
+    """How well a clause has the kind of content the question asks for (a definition
+    question wants the sentence that defines its term, whatever else it asks)."""
     simple = to_simplified(clause)
+    if q.defines and q.defined_in(match_form(clause)):
+        return DEFINITION_BONUS
     if q.kind == "quantity":
         figures = [m.group() for m in FIGURE.finditer(simple)]
         if not figures:

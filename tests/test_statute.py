@@ -8,8 +8,10 @@ import pytest
 from bot.build import mark_versions
 from bot.chunking import chunk_documents
 from bot.corpus import load_corpus, parse_document
+from bot.query import analyse
 from bot.statute import article_refs, cn_number, cn_numeral, doc_type_of, parse_articles, region_of, version_dates
 
+from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
 
 LAW = """# 某某保护条例
@@ -115,6 +117,55 @@ def test_title_patterns():
     assert doc_type_of("集成电路布图设计行政执法办法") == "部门规章"
     assert doc_type_of("国务院关于涉外知识产权纠纷处理的规定") == "行政法规"
     assert version_dates("2001年6月15日 公布\n\n2010年1月9日 修订\n\n第一条 ……。", "x(2023-12-11).md")[0] == "2023-12-11"
+
+
+def test_legal_documents_without_articles_keep_their_place_in_the_hierarchy():
+    # an amendment decision lists numbered edits, not 第N条 articles; it is still an interpretation
+    decision = parse_document("# 最高人民法院关于修改《关于审理专利纠纷案件的若干规定》等十八件司法解释的决定\n\n"
+                              "一、修改《若干规定》\n\n1.将第二条修改为：\n\n“权利人……”\n", "d.md")
+    assert not decision.statute and decision.doc_type == "司法解释"
+    news = parse_document("# 烟台打造知识产权运营服务体系\n\n烟台市2019年专利授权量增长。\n", "n.md")
+    assert news.doc_type == ""
+
+
+def test_compound_terms_match_in_either_order():
+    assert coverage(["注册商标"], match_form("应当向商标局申请商标注册。")) == pytest.approx(0.75)
+    assert coverage(["注册商标"], match_form("注册商标的有效期为十年。")) == 1.0
+    # the parts far apart are not the term
+    assert coverage(["保护中心"], match_form("加强保护。建设覆盖全省的专利大数据服务中心。")) == 0.0
+
+
+@pytest.mark.parametrize("question, term", [
+    ("什么是职务作品？职务作品的权利归属于谁？", "职务作品"),
+    ("短视频可以构成作品吗？", "作品"),
+    ("游戏直播画面是作品吗？", "作品"),
+    ("公司的哪些信息才算商业秘密？客户名单算吗？", "商业秘密"),
+    ("什么样的发明能申请专利", "发明"),
+    ("专利权人是谁？", ""),
+    ("我的专利能不能申请开放许可？", ""),
+])
+def test_definition_questions(question, term):
+    assert analyse(question).defines == term
+
+
+def test_a_definition_is_the_term_standing_alone():
+    q = analyse("短视频可以构成作品吗？")
+    assert q.defined_in(match_form("本法所称的作品，是指文学、艺术和科学领域内具有独创性的智力成果"))
+    assert q.defined_in(match_form("著作权法和本条例中下列作品的含义："))
+    assert not q.defined_in(match_form("（一）文字作品，是指小说、诗词、散文"))  # defines 文字作品
+    assert not q.defined_in(match_form("不构成作品的数据或者其他材料"))
+
+
+@pytest.mark.parametrize("question, defined", [
+    ("手机壳换了个新造型，这算外观设计吗？", "外观设计，是指"),
+    ("我改进了做豆腐的方法，这算发明吗", "发明，是指"),
+])
+def test_definition_questions_quote_the_definition(assistant, question, defined):
+    ans = assistant.ask(question)
+    print("\n" + ans.text)
+    assert ans.answered and defined in ans.text
+    assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第二条"
+    assert len(ans.quotes) == 1  # the definition answers by itself
 
 
 @pytest.mark.parametrize("question, law, number, para", [
