@@ -20,7 +20,7 @@ from .query import Question, analyse, is_followup, places_in, resolve_followup, 
 from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
-from .statute import ArticleRef, book_title, related_laws
+from .statute import ArticleRef, book_title, cited_paragraphs, paragraph_at, related_laws, short_title, version_key
 from .text import match_form
 
 log = logging.getLogger(__name__)
@@ -120,16 +120,26 @@ class Assistant:
         """A law's article and the regulation article that implements it answer together
         (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
         quoted one or is cited by it, or else the best retrieved article of a related law, when
-        it also answers the question."""
+        it also answers the question; failing both, a retrieved article that answers nearly as
+        well as the quoted one (two close readings are both shown, for the user to judge)."""
         if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= self.settings.answer_sentences:
             return
         best = chosen[0]
         lead = hits[best.hit_index]
-        linked = self.retriever.companions(lead)
-        retrieved = [h for h in hits if h.article and not h.superseded and related_laws(h.title, lead.title)]
-        for pool_hits, share in ((linked, self.settings.companion_share), (retrieved, self.settings.related_share)):
-            # scored at the quoted article's rank: they are read together with it
-            pool = [(h, c) for h in pool_hits for c in candidates(q, best.hit_index, h)]
+        # an article that cites another 款 of the quoted article answers another question
+        # (细则第八十一条 implements 第四十二条第三款 on new drugs, not 第二款 on slow examination)
+        para = paragraph_at(lead.text, max(0, lead.text.find(best.focus)))
+        law = short_title(version_key(lead.title))
+        linked = [h for h in self.retriever.companions(lead)
+                  if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
+        current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id != lead.chunk_id]
+        # linked and related articles are scored at the quoted article's rank (they are read
+        # together with it); a rival at its own
+        pools = (([(best.hit_index, h) for h in linked], self.settings.companion_share),
+                 ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], self.settings.related_share),
+                 (current, self.settings.rival_share))
+        for pool_hits, share in pools:
+            pool = [(h, c) for rank, h in pool_hits for c in candidates(q, rank, h)]
             if not pool:
                 continue
             hit, top = max(pool, key=lambda hc: hc[1].score)

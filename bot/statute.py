@@ -346,6 +346,24 @@ def cited_articles(text: str, law: str) -> list[str]:
     return labels
 
 
+def cited_paragraphs(text: str, law: str, label: str) -> set[int]:
+    """The 款 of one article that ``text`` cites by number (专利法第四十二条第二款 -> {2})."""
+    return {cn_number(m.group(1)) for m in re.finditer(rf"{re.escape(law)}{re.escape(label)}第([{_NUM}]+)款", text)}
+
+
+def paragraph_at(article_text: str, pos: int) -> int:
+    """Which 款 of an article (its passage starting at 第N条) holds offset ``pos``; list items
+    belong to the 款 that introduces them. 0 when the passage is a later piece of the article."""
+    if not re.match(rf"\s*第[{_NUM}]+条", article_text):
+        return 0
+    number = 0
+    for start, _ in _paragraph_spans(article_text):
+        if start > pos:
+            break
+        number += not ITEM_START.match(article_text[start:])
+    return number
+
+
 def related_laws(a: str, b: str) -> bool:
     """A law and its implementing regulation (专利法 / 专利法实施细则): one's name holds the other's."""
     x, y = short_title(version_key(a)), short_title(version_key(b))

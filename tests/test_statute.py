@@ -9,7 +9,8 @@ from bot.build import mark_versions
 from bot.chunking import chunk_documents
 from bot.corpus import load_corpus, parse_document
 from bot.query import analyse
-from bot.statute import article_refs, cn_number, cn_numeral, doc_type_of, parse_articles, region_of, version_dates
+from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
+                         region_of, version_dates)
 
 from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
@@ -166,6 +167,23 @@ def test_definition_questions_quote_the_definition(assistant, question, defined)
     assert ans.answered and defined in ans.text
     assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第二条"
     assert len(ans.quotes) == 1  # the definition answers by itself
+
+
+def test_paragraphs_of_an_article_and_their_citations():
+    text = "第四十二条 发明专利权的期限为二十年。\n\n自发明专利申请日起满四年的，应专利权人的请求给予补偿：\n\n（一）……；\n\n为补偿新药上市审评占用的时间……"
+    assert [paragraph_at(text, text.find(s)) for s in ("二十年", "满四年", "（一）", "新药")] == [1, 2, 2, 3]
+    assert paragraph_at("（二）在中国政府主办的国际展览会上首次展出的；", 0) == 0  # a later piece: unknown
+    cites = "依照专利法第四十二条第二款的规定请求给予期限补偿的，或者专利法第四十二条第三款"
+    assert cited_paragraphs(cites, "专利法", "第四十二条") == {2, 3}
+    assert cited_paragraphs("依照专利法第四十二条的规定", "专利法", "第四十二条") == set()
+
+
+def test_the_companion_article_implements_the_quoted_paragraph(assistant):
+    # 细则第七十七、七十八条 implement 第四十二条第二款 (slow examination); 第八十条起 its 第三款 (new drugs)
+    ans = assistant.ask("发明专利审了好几年才批下来，保护期能补吗？要多久之内提？")
+    print("\n" + ans.text)
+    assert [q.cite_as[-6:] for q in ans.quotes][:1] == ["》第四十二条"]
+    assert len(ans.quotes) == 2 and "第四十二条第二款" in ans.quotes[1].sentence and "新药" not in ans.quotes[1].sentence
 
 
 @pytest.mark.parametrize("question, law, number, para", [
