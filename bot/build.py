@@ -41,6 +41,11 @@ from .text import tokenize
 
 log = logging.getLogger(__name__)
 
+# Bumped when reading or chunking changes what an index holds for the same files (2: legal
+# documents without articles get their doc type), so indexes built before are rebuilt.
+INGEST_VERSION = 2
+MAX_SKIPPED_LISTED = 200  # skipped files (with reasons) kept in the manifest for up-to-date builds
+
 Embedder = Callable[[list[str]], np.ndarray]
 """Passage texts -> float32 unit vectors, one row per text (only texts missing from the cache)."""
 
@@ -86,8 +91,13 @@ class BuildStats:
     removed: list[str] = field(default_factory=list)
     embedded: int = 0  # passages embedded in this build
     reused: int = 0  # passages whose vectors came from the embedding cache
+    unchanged: bool = False  # nothing to do: the live index was built from this corpus, so it stays
 
     def summary(self) -> str:
+        if self.unchanged:
+            text = (f"index in {self.index_dir} is up to date ({self.documents} documents, {self.chunks} chunks; "
+                    "nothing changed since it was built; --force rebuilds it anyway)")
+            return text + (f"; skipped {len(self.skipped)} file(s)" if self.skipped else "")
         text = (
             f"indexed {self.documents} documents as {self.chunks} chunks "
             f"({self.duplicates} duplicate passages dropped) in {self.seconds:.1f}s -> {self.index_dir}; "
@@ -124,13 +134,19 @@ def stale_reason(corpus_dir: Path, index_dir: Path, settings: Settings) -> str |
         manifest = read_manifest(index_dir)
     except IndexUnavailable:
         return "no index yet"
+    return _stale(manifest, corpus_digests(corpus_dir), settings)
+
+
+def _stale(manifest: dict, digests: dict[str, str], settings: Settings) -> str | None:
     if manifest.get("format_version") != FORMAT_VERSION:
         return "index format changed"
     if manifest.get("doc_ids") != DOC_ID_SCHEME:
         return "document ids changed (now the file path with its extension)"
+    if manifest.get("ingest_version") != INGEST_VERSION:
+        return "documents are read differently by this version"
     if manifest.get("settings") != settings.index_settings():
         return "index settings or model changed"
-    if manifest.get("corpus") != corpus_digests(corpus_dir):
+    if manifest.get("corpus") != digests:
         return "corpus changed"
     return None
 
@@ -170,7 +186,7 @@ def engine_embedder(engine: Engine, settings: Settings) -> Embedder:
 
 def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
                 progress: bool = True, report: ProgressFn | None = None, embedder: Embedder | None = None,
-                engine: Engine | None = None, **overrides: object) -> BuildStats:
+                engine: Engine | None = None, force: bool = False, **overrides: object) -> BuildStats:
     """Build the hybrid index for ``corpus_dir`` into ``index_dir`` and make it live atomically.
 
     ``progress`` shows a bar (files, passages, passages/s, ETA) when stderr is a terminal;
@@ -179,22 +195,31 @@ def build_index(corpus_dir: str | Path = "corpus", index_dir: str | Path = "inde
     embedding cache. Keyword overrides are any :class:`Settings` field (``chunk_size=400``, ``model=...``).
     Waits for another build of the same index (:class:`IndexBusy` after ``settings.lock_timeout``).
     ``engine`` runs reading, chunking and embedding elsewhere (see :mod:`bot.distributed`).
+    When the live index was built from the same corpus files with the same settings by this
+    version, nothing is rebuilt (``force`` rebuilds anyway).
     """
     settings = (settings or Settings.from_env()).replace(**overrides)
     if engine is not None:
         embedder = embedder or engine_embedder(engine, settings)
     with index_lock(Path(index_dir), settings.lock_timeout):
-        return _build(Path(corpus_dir), Path(index_dir), settings, progress, report, embedder, engine)
+        return _build(Path(corpus_dir), Path(index_dir), settings, progress, report, embedder, engine, force)
 
 
 def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool, report: ProgressFn | None,
-           embedder: Embedder | None, engine: Engine | None) -> BuildStats:
+           embedder: Embedder | None, engine: Engine | None, force: bool = False) -> BuildStats:
     t0 = time.perf_counter()
     digests = corpus_digests(corpus_dir) if corpus_dir.is_dir() else {}
     try:
-        previous = read_manifest(index_dir).get("corpus", {})
+        manifest = read_manifest(index_dir)
     except IndexUnavailable:
-        previous = {}
+        manifest = {}
+    if manifest and not force and digests and _stale(manifest, digests, settings) is None:
+        counts = manifest.get("counts", {})
+        log.info("index in %s is up to date", index_dir)
+        return BuildStats(counts.get("documents", 0), counts.get("chunks", 0), counts.get("duplicates", 0),
+                          time.perf_counter() - t0, index_dir, [tuple(x) for x in manifest.get("skipped", [])],
+                          reused=counts.get("chunks", 0), unchanged=True)
+    previous = manifest.get("corpus", {})
     docs, skipped, chunks, duplicates = (engine.read_and_chunk if engine else read_and_chunk)(corpus_dir, settings)
     if not chunks:
         raise CorpusError("the corpus produced no passages to index")
@@ -207,7 +232,8 @@ def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool
         cache.close()
     store = assemble(docs, chunks, vectors, settings, index_dir)
     store.manifest.update(corpus=digests, counts={"documents": len(docs), "chunks": len(chunks),
-                                                  "duplicates": duplicates, "skipped": len(skipped)})
+                                                  "duplicates": duplicates, "skipped": len(skipped)},
+                          skipped=[list(s) for s in skipped[:MAX_SKIPPED_LISTED]])
     _save_atomically(store, index_dir)
     return BuildStats(
         len(docs), len(chunks), duplicates, time.perf_counter() - t0, index_dir, skipped,
@@ -303,6 +329,7 @@ def assemble(docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, set
         "format_version": FORMAT_VERSION,
         "model": settings.model,
         "doc_ids": DOC_ID_SCHEME,
+        "ingest_version": INGEST_VERSION,
         "dimensions": int(vectors.shape[1]),
         "dense_index": dense.kind,
         "settings": settings.index_settings(),

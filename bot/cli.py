@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--corpus", help="corpus folder (default: corpus, env IPBOT_CORPUS_DIR)")
     b.add_argument("--chunk-size", type=int)
     b.add_argument("--chunk-overlap", type=int)
-    b.add_argument("--if-stale", action="store_true", help="only build when the corpus or settings changed")
+    b.add_argument("--if-stale", action="store_true", help="only say why the index is stale, then build it (without "
+                                                         "waiting for a running build when it is up to date)")
+    b.add_argument("--force", action="store_true", help="rebuild even when nothing changed (vectors still come from the cache)")
     b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="read, chunk and embed on a Ray cluster (needs .[ray]): no ADDRESS starts a local instance, "
                         "'auto' joins this machine's cluster, ray://HEAD:10001 connects through Ray Client")
@@ -101,9 +103,9 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         from .distributed import build_index_on_ray
 
         stats = build_index_on_ray(settings.corpus_dir, settings.index_dir, settings=settings, address=args.ray or None,
-                                   runtime_env=args.ray_env)
+                                   runtime_env=args.ray_env, force=args.force)
     else:
-        stats = build_index(settings.corpus_dir, settings.index_dir, settings=settings)
+        stats = build_index(settings.corpus_dir, settings.index_dir, settings=settings, force=args.force)
     print(stats.summary())
     return 0
 

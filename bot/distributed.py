@@ -39,7 +39,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .build import BuildStats, build_index, mark_versions
+from .build import BuildStats, build_index, mark_versions, stale_reason
 from .chunking import Chunk, chunk_documents, unique_chunks
 from .config import Settings
 from .corpus import READ_ERRORS, SUFFIXES, CorpusError, Document, corpus_files, read_file, sidecar_for
@@ -63,7 +63,7 @@ class ClusterBuildError(RuntimeError):
 
 def build_index_on_ray(corpus_dir: str | Path = "corpus", index_dir: str | Path = "index", settings: Settings | None = None,
                        address: str | None = None, runtime_env: dict | None = None, progress: bool = True,
-                       **overrides: object) -> BuildStats:
+                       force: bool = False, **overrides: object) -> BuildStats:
     """:func:`bot.build.build_index` with reading, chunking and embedding on a Ray cluster.
 
     ``address``: ``None`` starts a new local Ray instance (stopped afterwards); ``"auto"`` joins
@@ -75,8 +75,10 @@ def build_index_on_ray(corpus_dir: str | Path = "corpus", index_dir: str | Path 
     settings = (settings or Settings.from_env()).replace(**overrides)
     # one embedding job for all missing passages: each build batch would start a new actor pool
     settings = settings.replace(build_batch=max(settings.build_batch, CLUSTER_BUILD_BATCH))
+    if not force and stale_reason(Path(corpus_dir), Path(index_dir), settings) is None:
+        return build_index(corpus_dir, index_dir, settings=settings, progress=progress)  # up to date: no cluster needed
     with ray_session(address, runtime_env, settings):
-        return build_index(corpus_dir, index_dir, settings=settings, progress=progress, engine=RayEngine())
+        return build_index(corpus_dir, index_dir, settings=settings, progress=progress, engine=RayEngine(), force=force)
 
 
 @contextlib.contextmanager

@@ -107,8 +107,8 @@ def test_ray_build_equals_local_build_and_honours_the_cache(cluster, corpus, tmp
     assert len(shared) == 1 and shared[0]["doc_id"].endswith("(2020-01-01).md") and on_ray.duplicates >= 2
 
     # cached passages are not sent to the cluster: nothing new, nothing embedded
-    again = build_index_on_ray(corpus, tmp_path / "ray", progress=False)
-    assert again.embedded == 0 and again.reused == again.chunks
+    again = build_index_on_ray(corpus, tmp_path / "ray", progress=False, force=True)
+    assert again.embedded == 0 and again.reused == again.chunks and not again.unchanged
     # one document changed: only its new passages go to the cluster, and the result equals a full local build
     changed = corpus / f"{SEED[0]}.html"
     changed.write_text(changed.read_text(encoding="utf-8") + "\n<p>崂山区新增专利转化奖励，每项3万元。</p>\n", encoding="utf-8")

@@ -15,7 +15,7 @@ import pytest
 
 from bot import IndexUnavailable, Retriever, build_index
 from bot.build import local_embedder
-from bot.index import resolve_build
+from bot.index import CURRENT, resolve_build
 
 from conftest import CORPUS, ROOT, AppServer, run_cli
 
@@ -43,9 +43,12 @@ def test_incremental_rebuild_equals_full_rebuild(corpus_copy, tmp_path, encoder)
     inc = tmp_path / "incremental"
     first = build_index(corpus_copy, inc, progress=False)
     assert first.embedded == first.chunks and first.reused == 0
-    again = build_index(corpus_copy, inc, progress=False)
-    assert again.embedded == 0 and again.reused == again.chunks
-    assert not (again.added or again.changed or again.removed)
+    live = (inc / CURRENT).resolve()
+    again = build_index(corpus_copy, inc, progress=False)  # nothing changed: the live index stays
+    assert again.unchanged and again.chunks == first.chunks and (inc / CURRENT).resolve() == live
+    forced = build_index(corpus_copy, inc, progress=False, force=True)  # rebuilt, every vector from the cache
+    assert forced.embedded == 0 and forced.reused == forced.chunks and not forced.unchanged
+    assert not (forced.added or forced.changed or forced.removed) and (inc / CURRENT).resolve() != live
     # add one document, change one, remove one
     (corpus_copy / "weihai.txt").write_text(WEIHAI, encoding="utf-8")
     changed = corpus_copy / "yantai-ip-operation-projects-2023-02.txt"
@@ -112,7 +115,7 @@ def test_build_shows_progress_on_a_terminal_only(corpus_copy, tmp_path, encoder)
     assert proc.wait(timeout=600) == 0
     bar = seen.decode("utf-8", "replace")
     assert "5/5 files" in bar and "passages/s" in bar and "ETA" in bar, bar[-500:]
-    piped = run_cli("build", "--corpus", str(corpus_copy), "--index", str(tmp_path / "idx"))
+    piped = run_cli("build", "--corpus", str(corpus_copy), "--index", str(tmp_path / "idx"), "--force")
     assert piped.returncode == 0 and "embedded 0" in piped.stdout
     assert "passages/s" not in piped.stderr and "files" not in piped.stderr
 

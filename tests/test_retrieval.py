@@ -146,6 +146,8 @@ def test_cli_build_search_eval(tmp_path, dev_questions):
     assert "indexed 5 documents" in out.stdout
     out = run_cli("build", "--corpus", str(CORPUS), "--index", str(idx), "--if-stale")
     assert "up to date" in out.stdout
+    out = run_cli("build", "--corpus", str(CORPUS), "--index", str(idx))  # nothing changed: nothing rebuilt
+    assert out.returncode == 0 and "is up to date (5 documents" in out.stdout
     out = run_cli("search", "崂山驻区机构承担了多少专利导航项目", "-k", "2", "--index", str(idx))
     assert out.returncode == 0 and "77项" in out.stdout
     out = run_cli("search", "专利", "--json", "--index", str(idx))
