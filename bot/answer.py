@@ -120,8 +120,8 @@ class Assistant:
         """A law's article and the regulation article that implements it answer together
         (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
         quoted one or is cited by it, or else the best retrieved article of a related law, when
-        it also answers the question; failing both, a retrieved article that answers nearly as
-        well as the quoted one (two close readings are both shown, for the user to judge)."""
+        it also answers the question; failing both, another retrieved article of the same law
+        that answers nearly as well (two close readings are both shown, for the user to judge)."""
         if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= self.settings.answer_sentences:
             return
         best = chosen[0]
@@ -134,10 +134,10 @@ class Assistant:
                   if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
         current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id != lead.chunk_id]
         # linked and related articles are scored at the quoted article's rank (they are read
-        # together with it); a rival at its own
+        # together with it); a rival, another article of the same law, at its own
         pools = (([(best.hit_index, h) for h in linked], self.settings.companion_share),
                  ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], self.settings.related_share),
-                 (current, self.settings.rival_share))
+                 ([(i, h) for i, h in current if h.doc_id == lead.doc_id], self.settings.rival_share))
         for pool_hits, share in pools:
             pool = [(h, c) for rank, h in pool_hits for c in candidates(q, rank, h)]
             if not pool:

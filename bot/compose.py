@@ -73,7 +73,8 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
         if m:
             lines.append(f"适用条件：**{m.group(1)}**")
     if q.kind in ("quantity", "date"):
-        figures = [(c.figure, marker[c.hit_index]) for c in chosen if c.figure]
+        # a statute's figure is the quoted article's own, never a companion's (another law's 五百万元)
+        figures = [(c.figure, marker[c.hit_index]) for c in (chosen[:1] if statute else chosen) if c.figure]
         if len(figures) > 1 and not statute:
             lines.append("；".join(f"**{fig}** [{n}]" for fig, n in figures))
         elif figures:

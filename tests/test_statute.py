@@ -8,7 +8,10 @@ import pytest
 from bot.build import mark_versions
 from bot.chunking import chunk_documents
 from bot.corpus import load_corpus, parse_document
+from bot.compose import compose
 from bot.query import analyse
+from bot.retrieval import Hit
+from bot.selection import Candidate
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
                          region_of, version_dates)
 
@@ -262,6 +265,18 @@ def test_statute_answers_quote_and_cite_the_article(assistant, question, cited, 
     assert ans.answered and quoted in text and cited in text
     assert any(q.cite_as.endswith(cited) for q in ans.quotes)
     assert not any(h.superseded for h in ans.citations[:1])
+
+
+def test_a_statute_figure_is_the_quoted_articles_own():
+    # the quoted article states no figure; its companion (another law) does: nothing is bolded
+    law = Hit("第二十条 实际损失可以根据销售量减少的总数乘以合理利润计算。", "a", "最高人民法院关于审理专利纠纷案件的若干规定",
+              "2020-12-29", "", 1.0, 0, 0, 30, article="第二十条")
+    other = Hit("第六十三条 由人民法院判决给予五百万元以下的赔偿。", "b", "中华人民共和国商标法", "2019-04-23", "", 0.9, 1,
+                0, 25, article="第六十三条")
+    q = analyse("专利侵权损失算不清，法院能判赔多少？")
+    chosen = [Candidate(0, law.text, 0, len(law.text), 1.0, ""), Candidate(1, other.text, 0, len(other.text), 0.9, "五百万元")]
+    text = compose(q, q.text, [law, other], chosen, 3).text
+    assert "**" not in text and text.startswith("依据")
 
 
 @pytest.mark.parametrize("question", ["专利法第50条", "专利法第五十条说的是什么", "《专利法》第五十条"])
