@@ -141,6 +141,18 @@ class LexicalIndex:
         vocab = self.bm25.vocab_dict
         return term in vocab or (bool(tokens) and all(t in vocab for t in tokens))
 
+    def idf(self, term: str, tokens: list[str]) -> float:
+        """BM25's inverse document frequency of ``term`` (of its rarest search token when the
+        term is not a token itself); an unknown term is as rare as can be."""
+        vocab, ptr = self.bm25.vocab_dict, self.bm25.scores["indptr"]
+        ids = [vocab[t] for t in ([term] if term in vocab else tokens) if t in vocab]
+        if not ids:
+            df = 0
+        else:
+            df = min(int(ptr[i + 1] - ptr[i]) if i + 1 < len(ptr) else 1 for i in ids)
+        n = self.bm25.scores["num_docs"]
+        return float(np.log((n - df + 0.5) / (df + 0.5) + 1.0))
+
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory / self.DIR))
 

@@ -146,7 +146,8 @@ class Retriever:
             self._definitions(store, q, fused, vote, allowed)
         self._authority(store, fused, vote, q.places)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
-        cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases) for cid in head}
+        rarity = {t: store.lexical.idf(t, tokenize(t)) ** 0.5 for t in q.terms}
+        cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases, rarity) for cid in head}
         for cid in head:
             fused[cid] += s.coverage_weight * vote * cover[cid]
             if q.places and self._in_region(store, cid, q.places):

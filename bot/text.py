@@ -144,20 +144,24 @@ def term_weight(term: str) -> float:
     return len(term) * (2.0 if any(ch.isdigit() for ch in term) else 1.0)
 
 
-def coverage(terms: list[str], normalised_text: str, aliases: dict[str, tuple[str, ...]] | None = None) -> float:
+def coverage(terms: list[str], normalised_text: str, aliases: dict[str, tuple[str, ...]] | None = None,
+             rarity: dict[str, float] | None = None) -> float:
     """Weighted share of the question's terms that occur in a passage (in match form); a
     term also counts as present through one of its ``aliases`` (版权 -> 著作权), and mostly
-    through its parts in another order (注册商标 in "申请商标注册")."""
-    total = sum(term_weight(t) for t in terms)
+    through its parts in another order (注册商标 in "申请商标注册"). ``rarity`` multiplies a
+    term's weight (a word in every passage of a law says little about which one answers)."""
+    rarity = rarity or {}
+    weights = {t: term_weight(t) * rarity.get(t, 1.0) for t in terms}
+    total = sum(weights.values())
     if not total:
         return 0.0
     aliases = aliases or {}
     found = 0.0
     for t in terms:
         if t in normalised_text or any(a in normalised_text for a in aliases.get(t, ())):
-            found += term_weight(t)
+            found += weights[t]
         elif (parts := term_parts(t)) and parts_together(parts, normalised_text, len(t) + 4):
-            found += COMPOUND_CREDIT * term_weight(t)
+            found += COMPOUND_CREDIT * weights[t]
     return found / total
 
 

@@ -139,6 +139,14 @@ def test_compound_terms_match_in_either_order():
     assert coverage(["保护中心"], match_form("加强保护。建设覆盖全省的专利大数据服务中心。")) == 0.0
 
 
+def test_rare_terms_weigh_more_in_coverage(retriever):
+    lexical = retriever.store.lexical
+    assert lexical.idf("专利", ["专利"]) < lexical.idf("院士工作站", ["院士", "工作站"]) < lexical.idf("热词", ["热词"])
+    text = match_form("注册商标需要变更注册人的名义、地址的，应当提出变更申请。")
+    plain = coverage(["热词", "注册商标"], text)
+    assert coverage(["热词", "注册商标"], text, rarity={"热词": 3.0, "注册商标": 1.0}) < plain == pytest.approx(4 / 6)
+
+
 @pytest.mark.parametrize("question, term", [
     ("什么是职务作品？职务作品的权利归属于谁？", "职务作品"),
     ("短视频可以构成作品吗？", "作品"),
