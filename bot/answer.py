@@ -16,7 +16,7 @@ import unicodedata
 from .compose import Answer, Quote, compose, cite_as
 from .config import Settings
 from .limits import bounded_history
-from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
+from .query import Question, analyse, is_followup, places_in, resolve_followup, sub_questions, with_context
 from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
@@ -104,7 +104,9 @@ class Assistant:
                         self.settings.answer_sentences)
         # the definition of the asked term answers by itself (短视频构成作品吗 -> 本法所称的作品，是指…)
         defines = bool(chosen) and q.defined_in(match_form(chosen[0].focus))
-        if not defines:
+        if chosen and hits[chosen[0].hit_index].article:
+            self._add_sub_answers(q, hits, chosen, filters)
+        if not defines and len(chosen) == 1:  # each ask already has its article otherwise
             self._add_companion(q, hits, chosen)
         strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
         # colloquial questions share few words with a statute's wording, so an article is
@@ -115,6 +117,31 @@ class Assistant:
         if (weak and not defines) or misses_anchor(q, hits, chosen):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)
+
+    def _add_sub_answers(self, q: Question, hits: list[Hit], chosen: list, filters: dict | None) -> None:
+        """A question that asks two things ("忘了交年费会怎么样？还有补救的机会吗？") is often
+        answered by two articles: each ask is looked up alone, and its article is quoted too when
+        it is another one and answers that ask well enough to be quoted on its own."""
+        s = self.settings
+        for part in sub_questions(q.text):
+            if len(chosen) >= s.answer_sentences:
+                return
+            pq = analyse(part)
+            found = self.retriever.search(pq, k=5, filters=filters)
+            picked = choose(pq, found, [c for i, h in enumerate(found) for c in candidates(pq, i, h)], 1)
+            if not picked:
+                continue
+            c, hit = picked[0], found[picked[0].hit_index]
+            quoted = {hits[o.hit_index].chunk_id for o in chosen}
+            if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
+                    or evidence_strength(self.retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
+                continue
+            known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
+            if known is None:
+                hits.append(hit)
+                known = len(hits) - 1
+            c.hit_index = known
+            chosen.append(c)
 
     def _add_companion(self, q: Question, hits: list[Hit], chosen: list) -> None:
         """A law's article and the regulation article that implements it answer together
@@ -132,7 +159,9 @@ class Assistant:
         law = short_title(version_key(lead.title))
         linked = [h for h in self.retriever.companions(lead)
                   if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
-        current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id != lead.chunk_id]
+        quoted = {hits[c.hit_index].chunk_id for c in chosen}
+        linked = [h for h in linked if h.chunk_id not in quoted]
+        current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id not in quoted]
         # linked and related articles are scored at the quoted article's rank (they are read
         # together with it); a rival, another article of the same law, at its own
         pools = (([(best.hit_index, h) for h in linked], self.settings.companion_share),

@@ -141,6 +141,17 @@ def analyse(text: str) -> Question:
                     aliases_for(terms, found), expansion, defined_term(simple))
 
 
+def sub_questions(text: str) -> list[str]:
+    """The asks of a question that asks several ("忘了交年费会怎么样？还有补救的机会吗？"), each
+    readable alone: a later ask carries the situation the first one describes (its clauses
+    before the asking one). [] for a single ask."""
+    asks = [a.strip(" ，,。；;") for a in re.split(r"[？?]", text) if len(a.strip(" ，,。；;")) >= 4]
+    if len(asks) < 2:
+        return []
+    situation = "，".join(re.split(r"[，,；;]", asks[0])[:-1])
+    return [asks[0], *(f"{situation}，{ask}" if situation else ask for ask in asks[1:])]
+
+
 def is_followup(question: str) -> bool:
     core = question.strip()
     if _FOLLOWUP_HEAD.match(core) or re.search(r"呢\s*[？?]?\s*$", core):

@@ -9,7 +9,7 @@ from bot.build import mark_versions
 from bot.chunking import chunk_documents
 from bot.corpus import load_corpus, parse_document
 from bot.compose import compose
-from bot.query import analyse
+from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
 from bot.selection import Candidate
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
@@ -187,6 +187,23 @@ def test_paragraphs_of_an_article_and_their_citations():
     cites = "依照专利法第四十二条第二款的规定请求给予期限补偿的，或者专利法第四十二条第三款"
     assert cited_paragraphs(cites, "专利法", "第四十二条") == {2, 3}
     assert cited_paragraphs("依照专利法第四十二条的规定", "专利法", "第四十二条") == set()
+
+
+def test_a_question_with_two_asks_reads_each_with_its_situation():
+    assert sub_questions("专利批下来以后忘了交年费，会怎么样？还有补救的机会吗？") == [
+        "专利批下来以后忘了交年费，会怎么样", "专利批下来以后忘了交年费，还有补救的机会吗"]
+    assert sub_questions("什么是职务作品？职务作品的权利归属于谁？") == ["什么是职务作品", "职务作品的权利归属于谁"]
+    assert sub_questions("烟台有多少个院士工作站？") == []
+
+
+def test_each_ask_gets_its_article(assistant):
+    ans = assistant.ask("员工在本职工作中做出的发明，专利归谁？单位要给发明人发多少奖金？")
+    print("\n" + ans.text)
+    cited = [q.cite_as for q in ans.quotes]
+    assert len(cited) == len(set(cited)) >= 2
+    text = ans.text.replace("**", "")
+    assert "奖金最低不少于4000元" in text  # the second ask
+    assert "职务发明创造申请专利的权利属于该单位" in text or "在本职工作中作出的发明创造" in text  # the first
 
 
 def test_the_companion_article_implements_the_quoted_paragraph(assistant):
