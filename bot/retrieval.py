@@ -20,7 +20,7 @@ from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
 from .statute import book_title, cited_articles, law_matches, related_laws, short_title, version_key
-from .text import coverage, match_form, to_simplified, tokenize
+from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,9 @@ class Retriever:
             fused[cid] += s.coverage_weight * vote * cover[cid]
             if q.places and self._in_region(store, cid, q.places):
                 fused[cid] += s.region_weight * vote
+            # "能管多少年" is answered by a passage that states a number of years
+            if q.kind == "quantity" and q.unit and has_figure(to_simplified(store.chunks[cid].text), q.unit):
+                fused[cid] += s.answer_type_weight * vote
             if store.documents[store.chunks[cid].doc_id].superseded_by:
                 fused[cid] -= s.superseded_penalty * vote
         dense = dict(zip(d_ids.tolist(), d_scores.tolist()))

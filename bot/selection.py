@@ -14,16 +14,10 @@ from dataclasses import dataclass
 from .query import Question
 from .retrieval import Hit
 from .statute import ITEM_START, cn_number
-from .text import coverage, match_form, phrase_share, term_weight, to_simplified
+from .text import FIGURE, coverage, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
-# a Chinese numeral starts with a digit word: 十五, 二十, 一百 (a bare 万 of "万元" is a unit, not a number)
-_CN_NUM = "[一二三四五六七八九十两半][零一二三四五六七八九十百千万两]*"
-FIGURE = re.compile(
-    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:\d[\d,，.]*余?|" + _CN_NUM + r")\s*(?:万|亿|千|百)?\s*"
-    r"(?:个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
-)
 DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")

@@ -14,6 +14,7 @@ import pytest
 from bot import CorpusError, IndexUnavailable, Retriever, build_index
 from bot.build import stale_reason
 from bot.evaluation import evaluate
+from bot.text import has_figure
 from bot.index import CURRENT, resolve_build
 
 from conftest import CORPUS, ROOT, TEST_CORPUS, run_cli
@@ -183,3 +184,15 @@ def test_large_index_switches_to_ivf_and_keeps_filters():
     allowed[:100] = True
     ids, _ = big.search(vecs[1234], 5, allowed=allowed, nprobe=big.index.nlist)
     assert len(ids) and all(i < 100 for i in ids)
+
+
+def test_a_quantity_question_prefers_a_passage_stating_that_unit(index_dir, settings):
+    text = "北京中关村知识产权一条街，带动700余家各类知识产权服务机构集聚发展"
+    assert has_figure(text, "家") and not has_figure(text, "元")
+    question = "中关村聚集了多少家知识产权服务机构"
+    with_prior = Retriever.load(index_dir, settings=settings)
+    without = Retriever.load(index_dir, settings=settings.replace(answer_type_weight=0.0))
+    def rank(r):
+        return next(i for i, h in enumerate(r.search(question, k=5)) if "700余家" in h.text)
+    print(rank(with_prior), rank(without))
+    assert rank(with_prior) == 0 < rank(without)
