@@ -19,7 +19,7 @@ from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, sub_questions, with_context
 from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
-from .selection import candidates, choose
+from .selection import Candidate, candidates, choose
 from .statute import ArticleRef, book_title, cited_paragraphs, paragraph_at, related_laws, short_title, version_key
 from .text import match_form
 
@@ -136,12 +136,7 @@ class Assistant:
             if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
                     or evidence_strength(self.retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
                 continue
-            known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
-            if known is None:
-                hits.append(hit)
-                known = len(hits) - 1
-            c.hit_index = known
-            chosen.append(c)
+            _quote_too(hits, chosen, hit, c)
 
     def _add_companion(self, q: Question, hits: list[Hit], chosen: list) -> None:
         """A law's article and the regulation article that implements it answer together
@@ -174,12 +169,7 @@ class Assistant:
             hit, top = max(pool, key=lambda hc: hc[1].score)
             if top.score < share * best.score:
                 continue
-            known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
-            if known is None:
-                hits.append(hit)
-                known = len(hits) - 1
-            top.hit_index = known
-            chosen.append(top)
+            _quote_too(hits, chosen, hit, top)
             return
 
     def _lookup(self, q: Question, ref: ArticleRef) -> Answer:
@@ -219,6 +209,16 @@ class Assistant:
         nearest = hits[: self.settings.citations]
         text = MSG_REFUSE + ("\n\n" + MSG_NEAREST if nearest else "")
         return Answer(text, nearest, False, query=query)
+
+
+def _quote_too(hits: list[Hit], chosen: list[Candidate], hit: Hit, candidate: Candidate) -> None:
+    """Add a quote from ``hit`` (found outside ``hits``, or among them) to the answer."""
+    known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
+    if known is None:
+        hits.append(hit)
+        known = len(hits) - 1
+    candidate.hit_index = known
+    chosen.append(candidate)
 
 
 def _user_turns(history: list | None) -> list[str]:
