@@ -1,6 +1,6 @@
 """Cited answers: the Assistant reads a question once, retrieves, picks what answers it
-(:mod:`bot.selection`), composes the quote with its citation (:mod:`bot.compose`) or
-refuses (:mod:`bot.refusal`).
+(:mod:`bot.selection`) and the further articles to quote with it (:mod:`bot.companions`),
+composes the quotes with their citations (:mod:`bot.compose`) or refuses (:mod:`bot.refusal`).
 
 The default answerer needs no LLM and quotes the corpus verbatim. A question naming an
 article (专利法第五十条) gets that article of the current version. An optional
@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import unicodedata
 
+from .companions import add_companion, add_sub_answers
 from .compose import Answer, Quote, compose, cite_as
 from .config import Settings
 from .limits import bounded_history
-from .query import Question, analyse, is_followup, places_in, resolve_followup, sub_questions, with_context
+from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
 from .refusal import MSG_NEAREST, MSG_REFUSE, evidence_strength, misses_anchor
 from .retrieval import Hit, Retriever
-from .selection import Candidate, candidates, choose
-from .statute import ArticleRef, book_title, cited_paragraphs, paragraph_at, related_laws, short_title, version_key
+from .selection import candidates, choose
+from .statute import ArticleRef, book_title
 from .text import match_form
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,9 @@ class Assistant:
         # the definition of the asked term answers by itself (短视频构成作品吗 -> 本法所称的作品，是指…)
         defines = bool(chosen) and q.defined_in(match_form(chosen[0].focus))
         if chosen and hits[chosen[0].hit_index].article:
-            self._add_sub_answers(q, hits, chosen, filters)
+            add_sub_answers(self.retriever, self.settings, q, hits, chosen, filters)
         if not defines and len(chosen) == 1:  # each ask already has its article otherwise
-            self._add_companion(q, hits, chosen)
+            add_companion(self.retriever, self.settings, q, hits, chosen)
         strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
         # colloquial questions share few words with a statute's wording, so an article is
         # trusted at a lower score; places, years and asked amounts still have to match
@@ -117,60 +118,6 @@ class Assistant:
         if (weak and not defines) or misses_anchor(q, hits, chosen):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)
-
-    def _add_sub_answers(self, q: Question, hits: list[Hit], chosen: list, filters: dict | None) -> None:
-        """A question that asks two things ("忘了交年费会怎么样？还有补救的机会吗？") is often
-        answered by two articles: each ask is looked up alone, and its article is quoted too when
-        it is another one and answers that ask well enough to be quoted on its own."""
-        s = self.settings
-        for part in sub_questions(q.text):
-            if len(chosen) >= s.answer_sentences:
-                return
-            pq = analyse(part)
-            found = self.retriever.search(pq, k=5, filters=filters)
-            picked = choose(pq, found, [c for i, h in enumerate(found) for c in candidates(pq, i, h)], 1)
-            if not picked:
-                continue
-            c, hit = picked[0], found[picked[0].hit_index]
-            quoted = {hits[o.hit_index].chunk_id for o in chosen}
-            if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
-                    or evidence_strength(self.retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
-                continue
-            _quote_too(hits, chosen, hit, c)
-
-    def _add_companion(self, q: Question, hits: list[Hit], chosen: list) -> None:
-        """A law's article and the regulation article that implements it answer together
-        (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
-        quoted one or is cited by it, or else the best retrieved article of a related law, when
-        it also answers the question; failing both, another retrieved article of the same law
-        that answers nearly as well (two close readings are both shown, for the user to judge)."""
-        if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= self.settings.answer_sentences:
-            return
-        best = chosen[0]
-        lead = hits[best.hit_index]
-        # an article that cites another 款 of the quoted article answers another question
-        # (细则第八十一条 implements 第四十二条第三款 on new drugs, not 第二款 on slow examination)
-        para = paragraph_at(lead.text, max(0, lead.text.find(best.focus)))
-        law = short_title(version_key(lead.title))
-        linked = [h for h in self.retriever.companions(lead)
-                  if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
-        quoted = {hits[c.hit_index].chunk_id for c in chosen}
-        linked = [h for h in linked if h.chunk_id not in quoted]
-        current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id not in quoted]
-        # linked and related articles are scored at the quoted article's rank (they are read
-        # together with it); a rival, another article of the same law, at its own
-        pools = (([(best.hit_index, h) for h in linked], self.settings.companion_share),
-                 ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], self.settings.related_share),
-                 ([(i, h) for i, h in current if h.doc_id == lead.doc_id], self.settings.rival_share))
-        for pool_hits, share in pools:
-            pool = [(h, c) for rank, h in pool_hits for c in candidates(q, rank, h)]
-            if not pool:
-                continue
-            hit, top = max(pool, key=lambda hc: hc[1].score)
-            if top.score < share * best.score:
-                continue
-            _quote_too(hits, chosen, hit, top)
-            return
 
     def _lookup(self, q: Question, ref: ArticleRef) -> Answer:
         """The article a question names, from the current version of that law."""
@@ -209,16 +156,6 @@ class Assistant:
         nearest = hits[: self.settings.citations]
         text = MSG_REFUSE + ("\n\n" + MSG_NEAREST if nearest else "")
         return Answer(text, nearest, False, query=query)
-
-
-def _quote_too(hits: list[Hit], chosen: list[Candidate], hit: Hit, candidate: Candidate) -> None:
-    """Add a quote from ``hit`` (found outside ``hits``, or among them) to the answer."""
-    known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
-    if known is None:
-        hits.append(hit)
-        known = len(hits) - 1
-    candidate.hit_index = known
-    chosen.append(candidate)
 
 
 def _user_turns(history: list | None) -> list[str]:

@@ -1,0 +1,82 @@
+"""Further articles an answer quotes with its best one: the article of each ask of a
+two-part question, the regulation article that implements the quoted law (or the law article
+a regulation cites), or a close rival from the same law.
+
+A statute question is often answered by two articles together; these steps decide which,
+and only add a quote that would answer well enough on its own.
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+from .query import Question, analyse, sub_questions
+from .refusal import evidence_strength
+from .retrieval import Hit, Retriever
+from .selection import Candidate, candidates, choose
+from .statute import cited_paragraphs, paragraph_at, related_laws, short_title, version_key
+
+
+def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[Hit], chosen: list[Candidate],
+                    filters: dict | None) -> None:
+    """A question that asks two things ("忘了交年费会怎么样？还有补救的机会吗？") is often
+    answered by two articles: each ask is looked up alone, and its article is quoted too when
+    it is another one and answers that ask well enough to be quoted on its own."""
+    for part in sub_questions(q.text):
+        if len(chosen) >= s.answer_sentences:
+            return
+        pq = analyse(part)
+        found = retriever.search(pq, k=5, filters=filters)
+        picked = choose(pq, found, [c for i, h in enumerate(found) for c in candidates(pq, i, h)], 1)
+        if not picked:
+            continue
+        c, hit = picked[0], found[picked[0].hit_index]
+        quoted = {hits[o.hit_index].chunk_id for o in chosen}
+        if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
+                or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
+            continue
+        _quote_too(hits, chosen, hit, c)
+
+
+def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit], chosen: list[Candidate]) -> None:
+    """A law's article and the regulation article that implements it answer together
+    (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
+    quoted one or is cited by it, or else the best retrieved article of a related law, when
+    it also answers the question; failing both, another retrieved article of the same law
+    that answers nearly as well (two close readings are both shown, for the user to judge)."""
+    if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= s.answer_sentences:
+        return
+    best = chosen[0]
+    lead = hits[best.hit_index]
+    # an article that cites another 款 of the quoted article answers another question
+    # (细则第八十一条 implements 第四十二条第三款 on new drugs, not 第二款 on slow examination)
+    para = paragraph_at(lead.text, max(0, lead.text.find(best.focus)))
+    law = short_title(version_key(lead.title))
+    linked = [h for h in retriever.companions(lead)
+              if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
+    quoted = {hits[c.hit_index].chunk_id for c in chosen}
+    linked = [h for h in linked if h.chunk_id not in quoted]
+    current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id not in quoted]
+    # linked and related articles are scored at the quoted article's rank (they are read
+    # together with it); a rival, another article of the same law, at its own
+    pools = (([(best.hit_index, h) for h in linked], s.companion_share),
+             ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], s.related_share),
+             ([(i, h) for i, h in current if h.doc_id == lead.doc_id], s.rival_share))
+    for pool_hits, share in pools:
+        pool = [(h, c) for rank, h in pool_hits for c in candidates(q, rank, h)]
+        if not pool:
+            continue
+        hit, top = max(pool, key=lambda hc: hc[1].score)
+        if top.score < share * best.score:
+            continue
+        _quote_too(hits, chosen, hit, top)
+        return
+
+
+def _quote_too(hits: list[Hit], chosen: list[Candidate], hit: Hit, candidate: Candidate) -> None:
+    """Add a quote from ``hit`` (found outside ``hits``, or among them) to the answer."""
+    known = next((i for i, h in enumerate(hits) if h.chunk_id == hit.chunk_id), None)
+    if known is None:
+        hits.append(hit)
+        known = len(hits) - 1
+    candidate.hit_index = known
+    chosen.append(candidate)
