@@ -35,7 +35,8 @@ from .config import Settings
 from .corpus import DOC_ID_SCHEME, CorpusError, Document, corpus_files, load_corpus
 from .embedding import encode, load_encoder
 from .hashing import sha256_file
-from .index import CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, read_manifest
+from .index import (CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, damaged_files,
+                    read_manifest)
 from .statute import file_date, supersessions
 from .text import tokenize
 
@@ -213,7 +214,7 @@ def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool
         manifest = read_manifest(index_dir)
     except IndexUnavailable:
         manifest = {}
-    if manifest and not force and digests and _stale(manifest, digests, settings) is None:
+    if manifest and not force and digests and _stale(manifest, digests, settings) is None and not damaged_files(index_dir):
         counts = manifest.get("counts", {})
         log.info("index in %s is up to date", index_dir)
         return BuildStats(counts.get("documents", 0), counts.get("chunks", 0), counts.get("duplicates", 0),

@@ -179,6 +179,13 @@ def read_manifest(index_dir: Path) -> dict:
         raise IndexUnavailable(f"index manifest in {build} is unreadable ({exc}); rebuild with: python -m bot build") from exc
 
 
+def damaged_files(index_dir: Path) -> list[str]:
+    """The live index's files whose content is not what its manifest recorded (or missing)."""
+    expected = read_manifest(index_dir).get("files", {})
+    actual = file_digests(resolve_build(index_dir), skip=MANIFEST)
+    return sorted(name for name in expected if actual.get(name) != expected[name])
+
+
 @dataclass
 class IndexStore:
     """Everything a retriever needs, loaded and verified."""
@@ -216,9 +223,7 @@ class IndexStore:
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexUnavailable(f"index in {build} has format {manifest.get('format_version')}, this ipbot reads {FORMAT_VERSION}; {rebuild}")
         if verify:
-            expected = manifest.get("files", {})
-            actual = file_digests(build, skip=MANIFEST)
-            damaged = sorted(name for name in expected if actual.get(name) != expected[name])
+            damaged = damaged_files(index_dir)
             if damaged:
                 raise IndexUnavailable(f"index files are missing or damaged ({', '.join(damaged)}); {rebuild}")
         try:
