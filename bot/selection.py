@@ -20,6 +20,8 @@ _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
 DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
+# a document number: 鲁知规字〔2018〕7号, 国知发管字〔2021〕12号
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
@@ -81,6 +83,10 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
     title = match_form(hit.title)
     # the place a question names is satisfied by the document being about it ("全市" in a 烟台 report)
     where = "".join(p for p in q.places if p in match_form(hit.title + hit.region))
+    # who issued a document, or its number, is asked of the document the title names
+    # ("鲁知规字2018第7号文件是谁发的"): the title's words count for every clause of it
+    if q.kind in ("who", "docno"):
+        where += title
     out = []
     for sent_start, sent_end, clauses in split_sentences(hit.text):
         sentence = hit.text[sent_start:sent_end]
@@ -166,7 +172,12 @@ def type_bonus(q: Question, clause: str) -> float:
     if q.kind == "list":
         return 0.1 if clause.count("、") >= 2 else 0.0
     if q.kind == "who":
+        # a line that is only an organisation's name is a notice's signature: who issued it
+        if _ORG.fullmatch(clause.strip()):
+            return 0.45
         return 0.25 if _ORG.search(clause) else -0.1
+    if q.kind == "docno":
+        return 0.3 if DOC_NUMBER.search(simple) else -0.1
     return 0.0
 
 

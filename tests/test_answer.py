@@ -51,6 +51,15 @@ def test_condition_question(assistant):
     assert "适用条件：**维持5年以上、具有较好市场价值的国内有效发明专利**" in ans.text
 
 
+@pytest.mark.parametrize("question, answer", [
+    ("鲁知规字2018第7号文件是谁发的", "山东省知识产权局"),  # the notice's signature line
+    ("《知识产权创新支持新旧动能转换的工作措施》的文号是什么", "鲁知规字〔2018〕7号"),
+])
+def test_questions_about_a_notice_itself(assistant, question, answer):
+    ans = assistant.ask(question)
+    assert ans.answered and ans.quotes[0].sentence.strip() == answer, ans.text
+
+
 def test_figures_from_several_sources_are_all_shown(assistant):
     ans = assistant.ask("烟台有多少家高价值专利培育中心")
     assert ans.answered
