@@ -198,11 +198,22 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
         same_doc = hits[c.hit_index].doc_id == hits[best.hit_index].doc_id
         if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):
             continue
+        if not _about_places(q, hits[c.hit_index], c):  # 烟台's 28家 is no answer to "佛山…多少家"
+            continue
         if q.kind == "quantity" and c.figure and c.score >= best.score * (0.85 if not same_doc else 0.95):
             chosen.append(c)
         elif q.kind == "list" and same_doc and c.score >= best.score * 0.85:
             chosen.append(c)
     return chosen
+
+
+def _about_places(q: Question, hit: Hit, c: Candidate) -> bool:
+    """Whether a quote can speak for the places the question names: its sentence names one,
+    or its whole document is about one."""
+    if not q.places:
+        return True
+    where = match_form(c.sentence + hit.title + hit.region)
+    return any(p in where for p in q.places)
 
 
 def key_figure(q: Question, clause: str) -> str:
