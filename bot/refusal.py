@@ -8,7 +8,7 @@ import re
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
 from .selection import Candidate
-from .text import is_noun, match_form, term_weight
+from .text import is_noun, match_form, term_weight, tokenize
 
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
@@ -49,3 +49,23 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
             return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)
+
+
+def date_of_another_event(retriever: Retriever, q: Question, chosen: list[Candidate]) -> bool:
+    """A date question ("烟台什么时候成为示范城市") answered by a date whose clause is about
+    something else (the press conference that reported it): the clause that holds the date, or
+    the next one, must name one of the question's two most distinctive terms."""
+    if q.kind != "date" or not chosen or not chosen[0].figure:
+        return False
+    focus = chosen[0].focus
+    at = focus.find(chosen[0].figure)
+    if at < 0:
+        return False
+    bounds = [0, *(m.end() for m in re.finditer(r"[，,；;。：:]", focus)), len(focus)]
+    # the date's clause and the one after it ("2016年，崂山区获批…": a leading date opens the next)
+    start = max(b for b in bounds if b <= at)
+    after = [b for b in bounds if b > at]
+    clause = match_form(focus[start : after[1] if len(after) > 1 else len(focus)])
+    terms = [t for t in q.terms if len(t) >= 2 and t not in q.places and not any(ch.isdigit() for ch in t)]
+    distinctive = sorted(terms, key=lambda t: -retriever.store.lexical.idf(t, tokenize(t)))[:2]
+    return bool(distinctive) and not any(t in clause for t in distinctive)

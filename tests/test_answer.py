@@ -60,6 +60,19 @@ def test_questions_about_a_notice_itself(assistant, question, answer):
     assert ans.answered and ans.quotes[0].sentence.strip() == answer, ans.text
 
 
+def test_figures_of_other_places_are_not_added(assistant):
+    ans = assistant.ask("佛山集聚区吸引了多少家服务机构")
+    assert ans.answered and "19家" in ans.text
+    assert "28家" not in ans.text and "33家" not in ans.text  # 烟台's, not 佛山's
+
+
+def test_a_date_of_another_event_is_no_answer(assistant):
+    # the corpus never says when 烟台 became a 示范城市; 12月18日 is the press conference's date
+    assert not assistant.ask("烟台是什么时候成为国家知识产权示范城市的").answered
+    ans = assistant.ask("烟台什么时候获批国家知识产权运营服务体系建设重点城市")
+    assert ans.answered and "**2020年5月**" in ans.text
+
+
 def test_figures_from_several_sources_are_all_shown(assistant):
     ans = assistant.ask("烟台有多少家高价值专利培育中心")
     assert ans.answered
