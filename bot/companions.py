@@ -56,18 +56,10 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
     quoted = {hits[c.hit_index].chunk_id for c in chosen}
     linked = [h for h in linked if h.chunk_id not in quoted]
     current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id not in quoted]
-    # the related law (the implementing regulation of a law, or the law of a regulation) is
-    # searched for the question itself: its answering article may rank below other laws' overall
-    related_docs = sorted({d.doc_id for d in retriever.documents.values()
-                           if d.statute and not d.superseded_by and related_laws(d.title, lead.title)})
-    related = [h for _, h in current if related_laws(h.title, lead.title)]
-    if related_docs:
-        seen = {h.chunk_id for h in related} | quoted
-        related += [h for h in retriever.search(q, k=3, filters={"doc_id": related_docs}) if h.chunk_id not in seen]
     # linked and related articles are scored at the quoted article's rank (they are read
     # together with it); a rival, another article of the same law, at its own
     pools = (([(best.hit_index, h) for h in linked], s.companion_share),
-             ([(best.hit_index, h) for h in related], s.related_share),
+             ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], s.related_share),
              ([(i, h) for i, h in current if h.doc_id == lead.doc_id], s.rival_share))
     for pool_hits, share in pools:
         pool = [(h, c) for rank, h in pool_hits for c in candidates(q, rank, h)]

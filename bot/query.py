@@ -56,8 +56,6 @@ class Question:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> statutory terms that cover it
     expansion: list[str] = field(default_factory=list)  # statutory terms for the everyday words asked
     defines: str = ""  # the term whose definition answers the question (职务作品)
-    # the question's vector per encoder, once embedded: an answer's narrower searches reuse it
-    vectors: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def tokens(self) -> list[str]:

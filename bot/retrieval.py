@@ -132,9 +132,7 @@ class Retriever:
         allowed = self.allowed_mask(filters, store)
         if allowed is not None and not allowed.any():
             return []
-        qvec = q.vectors.get(id(self.encoder))
-        if qvec is None:
-            qvec = q.vectors[id(self.encoder)] = encode(self.encoder, [q.simple], "query")[0]
+        qvec = encode(self.encoder, [q.simple], "query")[0]
         d_ids, d_scores = store.dense.search(qvec, s.candidates, allowed, nprobe=s.ivf_nprobe)
         l_ids, l_scores = store.lexical.search(q.tokens, s.candidates, allowed)
         fused: dict[int, float] = {}
