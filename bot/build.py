@@ -324,7 +324,7 @@ def assemble(docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, set
              index_dir: Path) -> IndexStore:
     """The hybrid store from passages and their vectors: FAISS over the vectors, BM25 over the
     passages' tokens, and a manifest of what built them (callers add the corpus digests)."""
-    lexical = LexicalIndex.build([tokenize(c.embedding_text()) for c in chunks])
+    lexical = LexicalIndex.build(tokenize(c.embedding_text()) for c in chunks)
     dense = DenseIndex.build(vectors, settings.flat_index_max, settings.ivf_nlist)
     manifest = {
         "format_version": FORMAT_VERSION,

@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -120,10 +120,14 @@ class LexicalIndex:
         self.bm25 = bm25
 
     @classmethod
-    def build(cls, token_lists: list[list[str]]) -> "LexicalIndex":
-        bm25 = _bm25s().BM25()
+    def build(cls, token_lists: Iterable[list[str]]) -> "LexicalIndex":
+        """BM25 over each passage's tokens, read one passage at a time: tokens become ids into
+        one vocabulary as they come, so a large corpus holds a pointer per token, not a string."""
+        vocab: dict[str, int] = {}
         # bm25s cannot index an empty document list entry; keep positions aligned with chunks
-        bm25.index([tokens or ["\u2205"] for tokens in token_lists], show_progress=False)
+        ids = [[vocab.setdefault(t, len(vocab)) for t in (tokens or ["\u2205"])] for tokens in token_lists]
+        bm25 = _bm25s().BM25()
+        bm25.index((ids, vocab), show_progress=False)
         return cls(bm25)
 
     def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
