@@ -27,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--corpus", help="corpus folder (default: corpus, env IPBOT_CORPUS_DIR)")
     b.add_argument("--chunk-size", type=int)
     b.add_argument("--chunk-overlap", type=int)
-    b.add_argument("--if-stale", action="store_true", help="only say why the index is stale, then build it (without "
-                                                         "waiting for a running build when it is up to date)")
+    b.add_argument("--if-stale", action="store_true", help="say why the index is stale before building it, or that it "
+                                                         "is up to date (an up-to-date index is kept without this flag too)")
     b.add_argument("--force", action="store_true", help="rebuild even when nothing changed (vectors still come from the cache)")
     b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="read, chunk and embed on a Ray cluster (needs .[ray]): no ADDRESS starts a local instance, "

@@ -44,6 +44,7 @@ from .chunking import Chunk, chunk_documents, unique_chunks
 from .config import Settings
 from .corpus import READ_ERRORS, SUFFIXES, CorpusError, Document, corpus_files, read_file, sidecar_for
 from .embedding import encode, load_encoder
+from .index import damaged_files
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def build_index_on_ray(corpus_dir: str | Path = "corpus", index_dir: str | Path 
     settings = (settings or Settings.from_env()).replace(**overrides)
     # one embedding job for all missing passages: each build batch would start a new actor pool
     settings = settings.replace(build_batch=max(settings.build_batch, CLUSTER_BUILD_BATCH))
-    if not force and stale_reason(Path(corpus_dir), Path(index_dir), settings) is None:
+    if not force and stale_reason(Path(corpus_dir), Path(index_dir), settings) is None and not damaged_files(Path(index_dir)):
         return build_index(corpus_dir, index_dir, settings=settings, progress=progress)  # up to date: no cluster needed
     with ray_session(address, runtime_env, settings):
         return build_index(corpus_dir, index_dir, settings=settings, progress=progress, engine=RayEngine(), force=force)
