@@ -8,7 +8,7 @@ import re
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
 from .selection import Candidate
-from .text import is_noun, match_form, term_weight, tokenize
+from .text import is_noun, match_form, term_weight
 
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
@@ -67,5 +67,5 @@ def date_of_another_event(retriever: Retriever, q: Question, chosen: list[Candid
     after = [b for b in bounds if b > at]
     clause = match_form(focus[start : after[1] if len(after) > 1 else len(focus)])
     terms = [t for t in q.terms if len(t) >= 2 and t not in q.places and not any(ch.isdigit() for ch in t)]
-    distinctive = sorted(terms, key=lambda t: -retriever.store.lexical.idf(t, tokenize(t)))[:2]
+    distinctive = sorted(terms, key=lambda t: -retriever.rarity(t))[:2]
     return bool(distinctive) and not any(t in clause for t in distinctive)

@@ -108,6 +108,10 @@ class Retriever:
     def documents(self):
         return self.store.documents
 
+    def rarity(self, term: str) -> float:
+        """How rare a question term is in the index (BM25's idf of it, or of its rarest token)."""
+        return self.store.lexical.idf(to_simplified(term).lower(), tokenize(term))
+
     def unknown_terms(self, terms: list[str]) -> list[str]:
         """Terms the corpus never mentions: a question built on them is not covered."""
         return [t for t in terms if not self.store.lexical.knows(to_simplified(t).lower(), tokenize(t))]
@@ -146,7 +150,8 @@ class Retriever:
             self._definitions(store, q, fused, vote, allowed)
         self._authority(store, fused, vote, q.places)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
-        rarity = {t: store.lexical.idf(t, tokenize(t)) ** 0.5 for t in q.terms}
+        # rare terms tell passages apart; the square root keeps a shared common word worth something
+        rarity = {t: self.rarity(t) ** 0.5 for t in q.terms}
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases, rarity) for cid in head}
         for cid in head:
             fused[cid] += s.coverage_weight * vote * cover[cid]
