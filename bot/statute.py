@@ -231,7 +231,7 @@ def is_legal_title(title: str) -> bool:
     articles (an amendment decision's numbered edits, a 批复's letter): it still has a place
     in the legal hierarchy."""
     t = re.sub(r"\s+", "", title)
-    return t.startswith(_NATIONAL_BODIES) or bool(_LEGAL_FORM.search(t))
+    return t.startswith(("最高人民法院", "最高人民检察院")) or bool(_LEGAL_FORM.search(t))
 
 
 def region_of(title: str) -> str:
