@@ -73,6 +73,7 @@ class Retriever:
         self.index_dir = Path(index_dir) if index_dir else store.path
         self.encoder = encoder
         self.settings = settings
+        self._by_document: tuple[IndexStore | None, dict[str, list[int]]] = (None, {})
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", settings: Settings | None = None, model: str | None = None,
@@ -186,14 +187,13 @@ class Retriever:
         for ref in q.refs:
             laws = self.find_law(ref.law) if ref.law else []
             if laws:
-                out += [cid for cid, c in enumerate(self.store.chunks) if c.doc_id == laws[0] and c.article == ref.label]
+                out += self._article_ids(self.store, laws[0], ref.label)
         return out
 
     def article(self, doc_id: str, label: str) -> list[Hit]:
         """The passages of one article (several when a long article was split), in order."""
         store = self.store
-        return [self._hit(store, cid, 1.0, 0.0, 0.0, 1.0) for cid, c in enumerate(store.chunks)
-                if c.doc_id == doc_id and c.article == label]
+        return [self._hit(store, cid, 1.0, 0.0, 0.0, 1.0) for cid in self._article_ids(store, doc_id, label)]
 
     def companions(self, hit: Hit) -> list[Hit]:
         """Articles that answer together with ``hit``: the current articles of a related law or
@@ -206,14 +206,27 @@ class Retriever:
                    if d.statute and not d.superseded_by and related_laws(d.title, hit.title)}
         wanted = {(doc_id, label) for doc_id, name in related.items()
                   for label in cited_articles(hit.text, name)}
-        out = []
-        for cid, c in enumerate(store.chunks):
-            if c.doc_id in related and ((c.doc_id, c.article) in wanted or f"{short}{hit.article}" in c.text):
-                out.append(self._hit(store, cid, 0.0, 0.0, 0.0, 0.0))
-        return out
+        return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0)
+                for doc_id in related for cid in self._chunk_ids(store, doc_id)
+                if (doc_id, store.chunks[cid].article) in wanted or f"{short}{hit.article}" in store.chunks[cid].text]
 
     def article_count(self, doc_id: str) -> int:
-        return len({c.article for c in self.store.chunks if c.doc_id == doc_id and c.article})
+        store = self.store
+        return len({store.chunks[cid].article for cid in self._chunk_ids(store, doc_id)} - {""})
+
+    def _chunk_ids(self, store: IndexStore, doc_id: str) -> list[int]:
+        """A document's chunk ids in order, from a map built once per loaded index (articles
+        and companions are looked up on every statute answer; a scan of every chunk is not)."""
+        built_for, by_doc = self._by_document
+        if built_for is not store:
+            by_doc = {}
+            for cid, chunk in enumerate(store.chunks):
+                by_doc.setdefault(chunk.doc_id, []).append(cid)
+            self._by_document = (store, by_doc)
+        return by_doc.get(doc_id, [])
+
+    def _article_ids(self, store: IndexStore, doc_id: str, label: str) -> list[int]:
+        return [cid for cid in self._chunk_ids(store, doc_id) if store.chunks[cid].article == label]
 
     def _definitions(self, store: IndexStore, q: Question, fused: dict[int, float], vote: float,
                      allowed: np.ndarray | None) -> None:
