@@ -84,7 +84,7 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
         n = marker[c.hit_index]
         if hit.article:
             lines.append(f"依据{cite_as(hit, c.item)} [{n}]：")
-            lines.append(f"> {_bold_focus(q, c)} [{n}]")
+            lines.append(f"{_quoted(_bold_focus(q, c))} [{n}]")
         else:
             source = f"（{hit.title}，{hit.date or '日期不详'}）" if several else ""
             lines.append(f"> {c.sentence} [{n}]{source}")
@@ -99,8 +99,13 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
 def _bold_focus(q: Question, c: Candidate) -> str:
     """A condition question bolds the item of the list that states the condition (（四）专利权
     被质押…), inside the quoted article; nothing else inside statute text is bold."""
-    text = c.sentence.replace("\n\n", "\n").replace("\n", " ")
+    text = c.sentence
     focus = c.focus.strip()
     if q.kind == "condition" and c.item and focus and focus in text:
         return text.replace(focus, f"**{focus}**", 1)
     return text
+
+
+def _quoted(text: str) -> str:
+    """A statute quote keeps its 款 and 项 on lines of their own: a list read as one run-on line hides the item."""
+    return "\n".join(f"> {line.strip()}" for line in text.splitlines() if line.strip())

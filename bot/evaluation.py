@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -132,7 +133,8 @@ def evaluate(retriever, questions: list[dict], assistant=None, k: int = 5) -> Ev
                 rep.failures.append(f"{item.get('id')}: answered an unanswerable question: {question}")
             continue
         # a question that needs two articles is answered only when both are quoted
-        shown = answer.text.replace("**", "")  # bold marks the figure; it is not part of the quote
+        # bold marks the figure and "> " the quote's lines; neither is part of the quote
+        shown = re.sub(r"(?m)^> ?", "", answer.text.replace("**", ""))
         ok_text = answer.answered and contains_evidence(shown, evidence, every=item.get("kind") == "two-article")
         ok_cite = any(is_relevant(h, item) for h in answer.citations[:3])
         if len(turns) > 1:

@@ -51,6 +51,7 @@ class Hit:
     doc_type: str = ""
     effective: str = ""  # 施行 date of a statute, when stated
     superseded: bool = False  # an older version of a law (已被新版本取代)
+    whole_article: bool = False  # the passage is its article entire, not one piece of a long one
 
     @property
     def citation(self) -> str:
@@ -269,8 +270,16 @@ class Retriever:
             dense_score=dense, lexical_score=lexical, coverage=cover,
             page=page_at(doc.extra["page_starts"], chunk.start) if doc.extra.get("page_starts") else None,
             article=chunk.article, chapter=chunk.path, lead=chunk.lead, doc_type=doc.doc_type, effective=doc.effective,
-            superseded=bool(doc.superseded_by),
+            superseded=bool(doc.superseded_by), whole_article=_whole_article(store, cid),
         )
+
+
+def _whole_article(store: IndexStore, cid: int) -> bool:
+    """Pieces of a long article are consecutive chunks with its label; the first has no lead."""
+    chunk = store.chunks[cid]
+    after = store.chunks[cid + 1] if cid + 1 < len(store.chunks) else None
+    return bool(chunk.article) and not chunk.lead and not (
+        after and after.doc_id == chunk.doc_id and after.article == chunk.article)
 
 
 def make_filters(region: str | None = None, doc_id: str | None = None, doc_type: str | None = None,

@@ -26,7 +26,7 @@ _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超�
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 STATUTE_RANK_WEIGHT = 0.25
-WHOLE_ARTICLE_MAX = 260  # a statute passage up to this long is quoted whole
+WHOLE_ARTICLE_MAX = 600  # an article up to this long is quoted whole, its answering part bold when asked
 LONG_SENTENCE = 160
 DEFINITION_BONUS = 0.35  # the sentence defining the asked term outweighs shared words
 
@@ -107,10 +107,11 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
 
 
 def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
-    """Each 款 and 项 of an article's passage. A short article is quoted whole; an item is
-    quoted with the sentence that introduces its list, so the condition reads complete."""
+    """Each 款 and 项 of an article's passage. An article that is not long is quoted whole
+    (people quote the article, and a list reads better with its other items); otherwise an
+    item is quoted with the sentence that introduces its list, so the condition reads complete."""
     context = match_form(f"{hit.title}{hit.chapter}{hit.lead}{hit.text}")
-    whole = len(hit.text) <= WHOLE_ARTICLE_MAX
+    whole = hit.whole_article and len(hit.text) <= WHOLE_ARTICLE_MAX
     out = []
     intro = hit.lead
     for start, end in _paragraphs(hit.text):
@@ -125,7 +126,7 @@ def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
             shown, s, e = f"{intro}……{para}", start, end
         else:
             shown, s, e = para, start, end
-        score -= 0.1 * (len(shown) > 400)
+        score -= 0.1 * (len(para if whole else shown) > 400)  # an overlong answering part, not its context
         score -= 0.3 * (shown == para and bool(_introduces_list(para)))  # a list's heading alone says nothing
         out.append(Candidate(rank, shown, s, e, score, key_figure(q, para),
                              item=cn_number(item.group(1)) if item else 0, focus=para,

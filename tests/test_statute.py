@@ -292,6 +292,25 @@ def test_statute_answers_quote_and_cite_the_article(assistant, question, cited, 
     assert not any(h.superseded for h in ans.citations[:1])
 
 
+def test_a_list_article_is_quoted_whole_with_each_item_on_its_line(assistant):
+    ans = assistant.ask("质押给银行的专利还能搞开放许可吗")
+    print("\n" + ans.text)
+    # 细则第八十六条 is one passage: all five items, the one that answers in bold
+    assert "\n> **（四）专利权被质押，未经质权人同意的；**\n> （五）其他妨碍专利权有效实施的情形。" in ans.text
+
+
+def test_a_piece_of_a_long_article_is_quoted_with_its_lead(assistant, retriever):
+    # 细则第二十条 (what a description contains) is split: its first piece starts with the article,
+    # yet is not all of it
+    question = "写专利说明书，背景技术那部分要写些什么？"
+    pieces = [h for h in retriever.search(question, k=10) if h.article == "第二十条" and "说明书" in h.text]
+    assert pieces and not any(h.whole_article for h in pieces)
+    ans = assistant.ask(question)
+    print("\n" + ans.text)
+    assert "说明书应当包括下列内容：……（二）背景技术" in ans.text.replace("**", "")
+    assert "（一）技术领域" not in ans.text
+
+
 def test_a_statute_figure_is_the_quoted_articles_own():
     # the quoted article states no figure; its companion (another law) does: nothing is bolded
     law = Hit("第二十条 实际损失可以根据销售量减少的总数乘以合理利润计算。", "a", "最高人民法院关于审理专利纠纷案件的若干规定",
