@@ -53,6 +53,7 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    statutory_share: float = 0.3  # share of the dense vote for the question reworded in the laws' terms (bot/lexicon.py)
     candidates: int = 50  # per ranking, before fusion
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30
@@ -124,6 +125,8 @@ class Settings:
             raise ValueError(f"encoder {out.encoder!r} is not one of {', '.join(ENCODERS)}")
         if out.uploads not in ("auto", "off"):
             raise ValueError(f"uploads must be 'auto' or 'off', not {out.uploads!r}")
+        if not 0.0 <= out.statutory_share <= 1.0:
+            raise ValueError(f"statutory_share ({out.statutory_share}) must be between 0 and 1")
         if out.chunk_overlap >= out.chunk_size:
             raise ValueError(f"chunk_overlap ({out.chunk_overlap}) must be smaller than chunk_size ({out.chunk_size})")
         if out.llm_base_url:

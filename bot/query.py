@@ -58,6 +58,16 @@ class Question:
     defines: str = ""  # the term whose definition answers the question (职务作品)
 
     @property
+    def statutory(self) -> str:
+        """The question in the laws' words (外观专利能管多少年 -> 外观设计专利期限): the encoder
+        matches an article's wording far better than a paraphrase of it. "" when nothing changes."""
+        out = self.simple
+        for lay, terms in sorted(lay_terms(self.simple).items(), key=lambda kv: -len(kv[0])):
+            if len(lay) > 1 and terms and terms[0] not in out:  # a lone 批 or 卖 is often part of another word (获批)
+                out = out.replace(lay, terms[0])
+        return out if out != self.simple else ""
+
+    @property
     def tokens(self) -> list[str]:
         """BM25 tokens of the question, with the statutory terms for its everyday words."""
         return tokenize(" ".join([self.simple, *self.expansion]))

@@ -138,11 +138,17 @@ class Retriever:
         allowed = self.allowed_mask(filters, store)
         if allowed is not None and not allowed.any():
             return []
-        qvec = encode(self.encoder, [q.simple], "query")[0]
-        d_ids, d_scores = store.dense.search(qvec, s.candidates, allowed, nprobe=s.ivf_nprobe)
+        # the question as asked, and in the laws' own terms (外观专利能管多少年 -> 外观设计…期限):
+        # e5 ranks an article far higher for its own wording than for a paraphrase
+        share = s.statutory_share if q.statutory else 0.0
+        qvecs = encode(self.encoder, [q.simple, q.statutory] if share else [q.simple], "query")
+        d_ids, d_scores = store.dense.search(qvecs[0], s.candidates, allowed, nprobe=s.ivf_nprobe)
         l_ids, l_scores = store.lexical.search(q.tokens, s.candidates, allowed)
+        runs = [(s.dense_weight * (1 - share), d_ids), (s.lexical_weight, l_ids)]
+        if share:
+            runs.append((s.dense_weight * share, store.dense.search(qvecs[1], s.candidates, allowed, nprobe=s.ivf_nprobe)[0]))
         fused: dict[int, float] = {}
-        for weight, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):
+        for weight, ids in runs:
             for rank, cid in enumerate(ids.tolist()):
                 fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         # Rerank the head by how much of the question each passage covers: rank fusion alone

@@ -139,6 +139,28 @@ def test_compound_terms_match_in_either_order():
     assert coverage(["保护中心"], match_form("加强保护。建设覆盖全省的专利大数据服务中心。")) == 0.0
 
 
+def test_a_question_is_also_searched_in_the_laws_terms(retriever):
+    from bot import Settings
+    from bot.embedding import encode
+
+    q = analyse("员工辞职半年后搞出来一个发明，跟他以前在公司负责的活儿有关，专利算谁的？")
+    assert "职工离职" in q.statutory and "单位" in q.statutory and "员工" not in q.statutory
+    # a lone 批 is part of 获批 here, not 授予; and a question in the laws' own words is searched once
+    assert analyse("烟台什么时候获批国家知识产权运营服务体系建设重点城市").statutory == ""
+    assert analyse("职务发明创造申请专利的权利属于谁").statutory == ""
+
+    def dense_rank(text: str) -> int:
+        ids, _ = retriever.store.dense.search(encode(retriever.encoder, [text], "query")[0], 100, None)
+        return next(i for i, cid in enumerate(ids.tolist()) if retriever.store.chunks[cid].article == "第六条"
+                    and retriever.store.documents[retriever.store.chunks[cid].doc_id].title.endswith("专利法"))
+
+    # e5 finds 专利法第六条 far sooner for the laws' wording than for the everyday one
+    assert dense_rank(q.statutory) + 5 < dense_rank(q.simple)
+    assert retriever.search(q, k=1)[0].citation == "《中华人民共和国专利法》第六条"
+    with pytest.raises(ValueError, match="statutory_share"):
+        Settings(statutory_share=1.5).normalised()
+
+
 def test_rare_terms_weigh_more_in_coverage(retriever):
     lexical = retriever.store.lexical
     assert lexical.idf("专利", ["专利"]) < lexical.idf("院士工作站", ["院士", "工作站"]) < lexical.idf("热词", ["热词"])
