@@ -26,12 +26,14 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
             return
         pq = analyse(part)
         found = retriever.search(pq, k=5, filters=filters)
-        picked = choose(pq, found, [c for i, h in enumerate(found) for c in candidates(pq, i, h)], 1)
+        # the ask's best article besides those already quoted (the first ask's often ranks first again)
+        quoted = {hits[o.hit_index].chunk_id for o in chosen}
+        picked = choose(pq, found, [c for i, h in enumerate(found) if h.chunk_id not in quoted
+                                    for c in candidates(pq, i, h)], 1)
         if not picked:
             continue
         c, hit = picked[0], found[picked[0].hit_index]
-        quoted = {hits[o.hit_index].chunk_id for o in chosen}
-        if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
+        if (not hit.article or hit.superseded or c.coverage < s.statute_min_coverage
                 or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
             continue
         _quote_too(hits, chosen, hit, c)
