@@ -10,6 +10,7 @@ from .query import Question
 from .retrieval import Hit
 from .selection import Candidate
 from .statute import cn_numeral
+from .text import match_form
 
 # "对<condition>的…给予…": who or what a measure applies to
 _CONDITION_OF = re.compile(r"对([^，。；]{2,60}?)的?(?:择优|分别)?(?:给予|予以|实施|提供|按)")
@@ -97,11 +98,12 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
 
 
 def _bold_focus(q: Question, c: Candidate) -> str:
-    """A condition question bolds the item of the list that states the condition (（四）专利权
-    被质押…), inside the quoted article; nothing else inside statute text is bold."""
+    """Inside a quoted article, bold only the part that was asked: the item that states the
+    condition (（四）专利权被质押…) or the sentence that defines the asked term."""
     text = c.sentence
     focus = c.focus.strip()
-    if q.kind == "condition" and c.item and focus and focus in text:
+    asked = (q.kind == "condition" and c.item) or q.defined_in(match_form(focus))
+    if asked and focus and focus in text and focus != text.strip():
         return text.replace(focus, f"**{focus}**", 1)
     return text
 

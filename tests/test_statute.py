@@ -200,6 +200,8 @@ def test_definition_questions_quote_the_definition(assistant, question, defined)
     assert ans.answered and defined in ans.text
     assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第二条"
     assert len(ans.quotes) == 1  # the definition answers by itself
+    # 第二条 is quoted whole (four definitions): only the asked one is bold
+    assert f"\n> **{defined}" in ans.text and ans.text.count("**") == 2
 
 
 def test_paragraphs_of_an_article_and_their_citations():
