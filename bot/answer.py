@@ -32,6 +32,7 @@ MSG_EMPTY = "请输入您想了解的知识产权政策问题，例如：“烟�
 MSG_TOO_LONG = "问题太长了（{n} 字）。请把问题精简到 {limit} 字以内再问。"
 MSG_NOT_A_QUESTION = "没能看懂这个问题。请用中文描述您想了解的知识产权政策，例如：“我的专利能不能申请维持费资助？”"
 MSG_NO_LAW = "资料库中没有找到《{law}》，无法查到它的{article}。"
+MSG_LAW_ABSENT = "资料库中没有收录《{law}》，无法依据它回答。"
 MSG_NO_ARTICLE = "{citation}没有{article}（资料库中的现行文本共{count}条）。"
 MSG_OTHER_VERSION = "资料库中的{citation}是 {date} 的版本，没有收录 {year} 年的版本，无法引用该版本的原文。"
 LOOKUP_MAX_CHARS = 1500
@@ -98,6 +99,9 @@ class Assistant:
         for ref in q.refs:
             if ref.law:
                 return 1.0, self._lookup(q, ref)
+        absent = [name for name in q.laws if not self.retriever.find_law(name)]
+        if absent:  # the answer would quote another law as if it were the one asked about
+            return 1.0, Answer(MSG_LAW_ABSENT.format(law=absent[0]), [], False, query=query)
         hits = self.retriever.search(q, k=max(8, self.settings.citations), filters=filters)
         if not hits:
             return 0.0, Answer(MSG_REFUSE, [], False, query=query)

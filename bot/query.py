@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .corpus import REGIONS
 from .lexicon import aliases_for, lay_terms
-from .statute import ArticleRef, article_refs
+from .statute import BRACKETED_LAW, NOT_A_LAW, ArticleRef, article_refs
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
@@ -56,6 +56,7 @@ class Question:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # term -> statutory terms that cover it
     expansion: list[str] = field(default_factory=list)  # statutory terms for the everyday words asked
     defines: str = ""  # the term whose definition answers the question (职务作品)
+    laws: list[str] = field(default_factory=list)  # laws named without an article (《促进科技成果转化法》里…)
 
     @property
     def statutory(self) -> str:
@@ -149,7 +150,17 @@ def analyse(text: str) -> Question:
     found = lay_terms(simple)
     expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
-                    aliases_for(terms, found), expansion, defined_term(simple))
+                    aliases_for(terms, found), expansion, defined_term(simple), law_names(simple))
+
+
+def law_names(simple: str) -> list[str]:
+    """Laws a question names without an article: 《促进科技成果转化法》, or a word such as 著作权法
+    or 民法典 (jieba keeps known law names whole)."""
+    import jieba
+
+    get_jieba()
+    words = [w for w in jieba.cut(simple) if len(w) >= 2 and w.endswith(("法", "法典")) and not w.endswith(NOT_A_LAW)]
+    return list(dict.fromkeys(BRACKETED_LAW.findall(simple) + words))
 
 
 def sub_questions(text: str) -> list[str]:

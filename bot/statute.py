@@ -338,6 +338,13 @@ def article_refs(question: str) -> list[ArticleRef]:
     return refs
 
 
+_LAW_FORMS = "法|法典|条例|细则|规定|解释|办法|决定|公约|协定"
+BRACKETED_LAW = re.compile(rf"《([^》]{{2,40}}?(?:{_LAW_FORMS}))》")
+# words ending in 法 that name no law
+NOT_A_LAW = ("方法", "办法", "做法", "说法", "用法", "写法", "看法", "算法", "手法", "非法", "合法", "违法",
+             "依法", "执法", "司法", "立法", "想法", "无法", "设法", "守法", "犯法", "法里", "法对", "法中")
+
+
 def cited_articles(text: str, law: str) -> list[str]:
     """Labels of the articles of ``law`` (a short title) that ``text`` cites: 专利法第四十二条."""
     labels = []

@@ -364,10 +364,19 @@ def test_article_lookup_takes_the_current_version(assistant):
     ("专利法第九十条规定了什么？", "没有第九十条"),
     ("《知识产权法》第十二条怎么说的", "没有找到《知识产权法》"),
     ("2008年版专利法第六十三条原文是什么？", "没有收录 2008 年的版本"),
+    # a law named without an article: another law's article is no answer to it
+    ("《促进科技成果转化法》里职务发明的奖励比例最低多少？", "没有收录《促进科技成果转化法》"),
+    ("民法典里对职务发明有没有规定", "没有收录《民法典》"),
 ])
 def test_missing_law_or_article_is_said(assistant, question, says):
     ans = assistant.ask(question)
     assert not ans.answered and says in ans.text
+
+
+def test_a_named_law_in_the_corpus_is_answered_from(assistant):
+    ans = assistant.ask("专利法里对开放许可是怎么规定的？")
+    assert ans.answered and "专利法" in ans.citations[0].citation
+    assert analyse("有什么办法补救？这种做法合法吗").laws == []
 
 
 def test_statute_refusals(assistant):
