@@ -21,19 +21,20 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
     """A question that asks two things ("忘了交年费会怎么样？还有补救的机会吗？") is often
     answered by two articles: each ask is looked up alone, and its article is quoted too when
     it is another one and answers that ask well enough to be quoted on its own."""
-    for part in sub_questions(q.text):
+    for n, part in enumerate(sub_questions(q.text)):
         if len(chosen) >= s.answer_sentences:
             return
         pq = analyse(part)
         found = retriever.search(pq, k=5, filters=filters)
-        # the ask's best article besides those already quoted (the first ask's often ranks first again)
+        # a later ask's best article besides those already quoted (the first ask's often ranks
+        # first again); the first ask is the question's own, already answered by the best quote
         quoted = {hits[o.hit_index].chunk_id for o in chosen}
-        picked = choose(pq, found, [c for i, h in enumerate(found) if h.chunk_id not in quoted
+        picked = choose(pq, found, [c for i, h in enumerate(found) if not (n and h.chunk_id in quoted)
                                     for c in candidates(pq, i, h)], 1)
         if not picked:
             continue
         c, hit = picked[0], found[picked[0].hit_index]
-        if (not hit.article or hit.superseded or c.coverage < s.statute_min_coverage
+        if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
                 or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
             continue
         _quote_too(hits, chosen, hit, c)
