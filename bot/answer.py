@@ -18,7 +18,8 @@ from .compose import Answer, Quote, compose, cite_as
 from .config import Settings
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
-from .refusal import MSG_NEAREST, MSG_REFUSE, date_of_another_event, evidence_strength, misses_anchor
+from .refusal import (MSG_NEAREST, MSG_REFUSE, date_of_another_event, evidence_strength, matchable_coverage,
+                      misses_anchor)
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
 from .statute import ArticleRef, book_title
@@ -118,7 +119,7 @@ class Assistant:
         # trusted at a lower score; places, years and asked amounts still have to match
         statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)
         floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
-        weak = strength < floor or (statute and chosen[0].coverage < self.settings.statute_min_coverage)
+        weak = strength < floor or (statute and matchable_coverage(self.retriever, q, chosen[0]) < self.settings.statute_min_coverage)
         if (weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, chosen):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)

@@ -29,6 +29,15 @@ def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate]
     return chosen[0].score - penalty * sum(term_weight(t) for t in missing) / total
 
 
+def matchable_coverage(retriever: Retriever, q: Question, c: Candidate) -> float:
+    """A quote's share of the question's terms, counting only terms some passage could match:
+    everyday filler the corpus never uses (压根, 店里, 打算) cannot be covered by any article,
+    and unknown nouns are weighed by :func:`evidence_strength` already."""
+    total = sum(term_weight(t) for t in q.terms)
+    known = sum(term_weight(t) for t in q.terms if t in q.aliases or not retriever.unknown_terms([t]))
+    return min(1.0, c.coverage * total / known) if known else 0.0
+
+
 def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool:
     """A question about a place the quoted passage is not about, or a year no retrieved
     passage mentions, is not answered by the corpus, however well the rest matches."""

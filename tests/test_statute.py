@@ -379,6 +379,18 @@ def test_a_named_law_in_the_corpus_is_answered_from(assistant):
     assert analyse("有什么办法补救？这种做法合法吗").laws == []
 
 
+def test_filler_words_do_not_count_against_a_quote(retriever):
+    from bot.refusal import matchable_coverage
+
+    # 压根, 店里, 打算… appear in no passage: no article could cover them, so a quote sharing 10% of
+    # the question's terms shares far more of those a passage could match
+    chatty = analyse("我们店里压根不懂，打算把专利年费拖着不交，专利会终止吗？")
+    plain = analyse("没有缴纳年费，专利权会终止吗？")
+    quote = Candidate(0, "", 0, 0, 0.0, "", coverage=0.1)
+    assert matchable_coverage(retriever, chatty, quote) > 0.2
+    assert matchable_coverage(retriever, plain, quote) == pytest.approx(0.1)
+
+
 def test_statute_refusals(assistant):
     for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？"):
         assert not assistant.ask(question).answered, question
