@@ -373,6 +373,11 @@ def test_missing_law_or_article_is_said(assistant, question, says):
     assert not ans.answered and says in ans.text
 
 
+def test_a_district_with_rules_of_its_own_is_a_place():
+    # 上海市浦东新区…若干规定 answers for 浦东, and only a passage about it may
+    assert analyse("在浦东办展会，参展商没交不侵权承诺书，主办方会被罚吗").places == ["浦东"]
+
+
 def test_a_named_law_in_the_corpus_is_answered_from(assistant):
     ans = assistant.ask("专利法里对开放许可是怎么规定的？")
     assert ans.answered and "专利法" in ans.citations[0].citation
