@@ -32,9 +32,11 @@ _TIME_TERM = re.compile(r"^(\d{4}年?|今年|去年|前年|明年|上半年|下�
 # the term a question asks to have defined: 什么是职务作品 / 职务作品是指什么 / 短视频构成作品吗 /
 # 什么样的作品受保护; the law's definition (本法所称的作品，是指…) answers all of them
 _DEFINE_Q = (
+    # a quoted word asked about: 这也算法律保护的“装潢”吗
+    re.compile(r"(?:是|算|属于|构成)[^，,。？?！!]{0,12}[“\"「『]([^”\"」』]{2,8})[”\"」』]吗"),
     re.compile(r"(?:什么是|什么叫|何为|何谓)([^，,。？?！!、的是]{2,10})"),
     re.compile(r"什么样的([^，,。？?！!、的是]{2,8}?)(?:才|会|能|可以|受|被|[，,。？?]|$)"),
-    re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|的定义|的含义)"),
+    re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|指的是啥|指什么|指啥|是啥|什么意思|啥意思|的定义|的含义)"),
     re.compile(r"(?:是|算|算是|属于|构成|成为)([^，,。？?！!、是算]{2,8}?)吗"),
     re.compile(r"(?:才算|才是|是不是|算不算|属不属于|构不构成)([^，,。？?！!、是算]{2,8}?)(?:吗|[？?。]|$)"),
 )
@@ -80,7 +82,9 @@ class Question:
             return False
         # the term stands alone: "文字作品，是指" defines 文字作品, not 作品
         t = rf"(?:^|(?<=[\W_的称列])){re.escape(self.defines)}"
-        return bool(re.search(rf"{t}[，,]?是指|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]", normalised_text))
+        # …，视为…所称图书脱销 / 可以认定为…规定的“装潢”: the law deems what counts as the term
+        deemed = rf"(?:视为|认定为)[^。；;]{{0,40}}{re.escape(self.defines)}"
+        return bool(re.search(rf"{t}[，,]?是指|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]|{deemed}", normalised_text))
 
 
 def defined_term(simple: str) -> str:
@@ -88,7 +92,9 @@ def defined_term(simple: str) -> str:
     for pattern in _DEFINE_Q:
         m = pattern.search(simple)
         if m and not _QUESTION_WORDS.search(m.group(1)):
-            return m.group(1).strip().lower()
+            term = m.group(1).strip().lower()
+            # the law defines 实用新型, 外观设计, not 实用新型专利
+            return term[:-2] if term.endswith("专利") and len(term) >= 4 else term
     return ""
 
 

@@ -175,11 +175,20 @@ def test_rare_terms_weigh_more_in_coverage(retriever):
     ("游戏直播画面是作品吗？", "作品"),
     ("公司的哪些信息才算商业秘密？客户名单算吗？", "商业秘密"),
     ("什么样的发明能申请专利", "发明"),
+    ("实用新型专利指的是啥？", "实用新型"),  # the law defines 实用新型
+    ("隔壁店照搬了我们的整体形象，这也算法律保护的“装潢”吗？", "装潢"),
+    ("到底啥情况才算脱销？", "脱销"),
     ("专利权人是谁？", ""),
     ("我的专利能不能申请开放许可？", ""),
 ])
 def test_definition_questions(question, term):
     assert analyse(question).defines == term
+
+
+def test_a_deeming_provision_defines_its_term():
+    q = analyse("到底啥情况才算脱销？")
+    assert q.defined_in(match_form("著作权人寄给图书出版者的两份订单在6个月内未能得到履行，视为著作权法第三十二条所称图书脱销。"))
+    assert not q.defined_in(match_form("图书脱销后，图书出版者拒绝重印、再版的，著作权人有权终止合同。"))
 
 
 def test_a_definition_is_the_term_standing_alone():
