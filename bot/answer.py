@@ -19,7 +19,7 @@ from .config import Settings
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
 from .refusal import (MSG_NEAREST, MSG_REFUSE, date_of_another_event, evidence_strength, matchable_coverage,
-                      misses_anchor)
+                      misses_anchor, unknown_names)
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
 from .statute import ArticleRef, book_title
@@ -120,7 +120,8 @@ class Assistant:
         statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)
         floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
         weak = strength < floor or (statute and matchable_coverage(self.retriever, q, chosen[0]) < self.settings.statute_min_coverage)
-        if (weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, chosen):
+        if ((weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, chosen)
+                or unknown_names(self.retriever, q)):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations)
 

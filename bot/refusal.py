@@ -8,7 +8,7 @@ import re
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
 from .selection import Candidate
-from .text import is_noun, match_form, term_weight
+from .text import get_jieba, is_noun, match_form, term_weight
 
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
@@ -27,6 +27,19 @@ def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate]
     missing = retriever.unknown_terms(nouns)
     total = sum(term_weight(t) for t in q.terms) or 1.0
     return chosen[0].score - penalty * sum(term_weight(t) for t in missing) / total
+
+
+def unknown_names(retriever: Retriever, q: Question) -> list[str]:
+    """Names (people, companies, brands: jieba's dictionary tags nr/nt/nz) the corpus never
+    mentions: a figure or date about them (华为跟三星那场官司判赔多少) cannot come from it; places
+    have their own check."""
+    import jieba
+    import jieba.posseg as pseg
+
+    get_jieba()
+    tags = pseg.dt.word_tag_tab  # the dictionary's tags: a guessed name (钱才) is not one
+    names = [w for w in jieba.lcut(q.simple) if len(w) >= 2 and tags.get(w) in ("nr", "nt", "nz")]
+    return retriever.unknown_terms(names) if q.kind in ("quantity", "date") else []
 
 
 def matchable_coverage(retriever: Retriever, q: Question, c: Candidate) -> float:

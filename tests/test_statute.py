@@ -405,6 +405,12 @@ def test_filler_words_do_not_count_against_a_quote(retriever):
     assert matchable_coverage(retriever, plain, quote) == pytest.approx(0.1)
 
 
+def test_a_figure_about_a_name_the_corpus_never_mentions_is_refused(assistant):
+    # no passage speaks of 腾讯's case, so 专利法第七十一条's 三万元以上五百万元以下 is no answer
+    assert not assistant.ask("腾讯和阿里那场专利官司，法院最后判了多少钱？").answered
+    assert assistant.ask("我在华为上班，职务发明的专利归谁？").answered  # a name in a situation is fine
+
+
 def test_statute_refusals(assistant):
     for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？"):
         assert not assistant.ask(question).answered, question
