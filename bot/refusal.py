@@ -10,6 +10,7 @@ from .retrieval import Hit, Retriever
 from .selection import Candidate
 from .text import get_jieba, is_noun, match_form, term_weight
 
+_MONEY_Q = re.compile(r"多少钱|[交付收]多少|费用?[是要]?多少|多少费|多少元|几块钱|多少块")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
@@ -61,9 +62,10 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     seen = "".join(match_form(h.title + h.text + h.date) for h in hits[:5])
     if any(y not in seen for y in q.years):
         return True
-    # an amount of money asked for (年费多少钱) and no amount in the quote: the corpus does not say
-    if q.kind == "quantity" and q.unit == "元":
-        if "元" not in chosen[0].figure:
+    # an amount of money asked for (年费多少钱, 要交备案费吗？交多少？) and no amount in the quote:
+    # the corpus does not say
+    if (q.kind == "quantity" and q.unit == "元") or _MONEY_Q.search(q.simple):
+        if not any("元" in c.figure for c in chosen):
             return True
         # and the amount must be of the fee or payment asked about (年费, not an inventor's 奖金)
         asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴")]

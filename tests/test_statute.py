@@ -411,6 +411,11 @@ def test_a_figure_about_a_name_the_corpus_never_mentions_is_refused(assistant):
     assert assistant.ask("我在华为上班，职务发明的专利归谁？").answered  # a name in a situation is fine
 
 
+def test_an_amount_asked_in_a_second_breath_must_be_stated(assistant):
+    # 专利法第四十三条 says a fee is due, not how much it is
+    assert not assistant.ask("发明专利授权以后每年都要交年费吗？交多少？").answered
+
+
 def test_statute_refusals(assistant):
     for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？"):
         assert not assistant.ask(question).answered, question
