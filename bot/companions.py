@@ -29,8 +29,10 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
         # a later ask's best article besides those already quoted (the first ask's often ranks
         # first again); the first ask is the question's own, already answered by the best quote
         quoted = {hits[o.hit_index].chunk_id for o in chosen}
+        # an ask for an amount (最多罚多少) is answered only by a figure in its unit
         picked = choose(pq, found, [c for i, h in enumerate(found) if not (n and h.chunk_id in quoted)
-                                    for c in candidates(pq, i, h)], 1)
+                                    for c in candidates(pq, i, h)
+                                    if not (pq.kind == "quantity" and pq.unit and pq.unit not in c.figure)], 1)
         if not picked:
             continue
         c, hit = picked[0], found[picked[0].hit_index]

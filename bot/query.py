@@ -23,7 +23,7 @@ _WHO_Q = re.compile(r"去哪里|向哪里|找哪里|去哪儿|去哪办|哪里�
 _LIST_Q = re.compile(r"哪些|哪几|有什么|有哪|什么奖|包括")
 _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可以.*吗|吗\s*[？?]?\s*$|行不行|符合")
 # what a question asks the size of -> the unit its answer carries
-ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "奖金": "元", "罚款": "元", "赔偿": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
+ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "奖金": "元", "罚": "元", "赔": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
                    "增长率": "%", "增幅": "%", "人数": "人"}
 _UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单|年|日|天)")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
@@ -147,12 +147,15 @@ def analyse(text: str) -> Question:
     text = (text or "").strip()
     simple = to_simplified(text)
     kind = question_kind(asking_clause(simple)) or question_kind(simple) or "other"
-    m = _UNIT_AFTER.search(asking_clause(simple)) or _UNIT_AFTER.search(simple)
+    asking = asking_clause(simple)
+    # the unit of the asking clause; another clause's 几个 (印了几个字) is the situation, not the ask
+    m = _UNIT_AFTER.search(asking) or (None if question_kind(asking) == "quantity" else _UNIT_AFTER.search(simple))
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
     elif kind == "quantity":
-        unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
+        unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in asking), "") or \
+            next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
     terms = content_terms(simple)
     found = lay_terms(simple)

@@ -239,6 +239,16 @@ def test_each_ask_gets_its_article(assistant):
     assert "职务发明创造申请专利的权利属于该单位" in text or "在本职工作中作出的发明创造" in text  # the first
 
 
+def test_an_ask_for_an_amount_gets_the_article_with_the_amount(assistant):
+    # the situation's 几个字 is not the unit asked; 最多罚多少 asks for 元, which 专利法第六十八条 states
+    assert analyse("包装上已经印了“专利产品”几个字，被查到最多罚多少").unit == "元"
+    ans = assistant.ask("我们产品的专利其实还没批下来，包装上已经印了“专利产品”几个字，这算假冒专利吗？被查到最多罚多少？")
+    print("\n" + ans.text)
+    cited = [q.cite_as for q in ans.quotes]
+    assert any(c.endswith("实施细则》第一百零一条第（一）项") for c in cited)
+    assert "《中华人民共和国专利法》第六十八条" in cited
+
+
 def test_the_companion_article_implements_the_quoted_paragraph(assistant):
     # 细则第七十七、七十八条 implement 第四十二条第二款 (slow examination); 第八十条起 its 第三款 (new drugs)
     ans = assistant.ask("发明专利审了好几年才批下来，保护期能补吗？要多久之内提？")
