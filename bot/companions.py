@@ -36,7 +36,9 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
         if not picked:
             continue
         c, hit = picked[0], found[picked[0].hit_index]
+        best_any = max((o.score for i, h in enumerate(found) for o in candidates(pq, i, h)), default=0.0)
         if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
+                or c.score < s.related_share * best_any
                 or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
             continue
         _quote_too(hits, chosen, hit, c)

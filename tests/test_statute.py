@@ -354,6 +354,19 @@ def test_a_piece_of_a_long_article_is_quoted_with_its_lead(assistant, retriever)
     assert "（一）技术领域" not in ans.text
 
 
+def test_the_in_force_article_answers_only_when_asked():
+    from bot.selection import candidates
+
+    def best(question: str, text: str) -> float:
+        hit = Hit(text, "a", "中华人民共和国商标法", "2019-04-23", "", 1.0, 0, 0, 20, article="第七十三条", whole_article=True)
+        return max(c.score for c in candidates(analyse(question), 0, hit))
+
+    in_force, other = "第七十三条 本法自1983年3月1日起施行。", "第七十三条 本法于1983年3月1日通过。"
+    # the same words, but 本法自…起施行 is no answer to a renewal question (it was quoted as a rival)
+    assert best("商标到期十年了忘了续展怎么办？", in_force) < best("商标到期十年了忘了续展怎么办？", other) - 0.25
+    assert best("商标法是从哪天开始施行的？", in_force) >= best("商标法是从哪天开始施行的？", other)
+
+
 def test_a_statute_figure_is_the_quoted_articles_own():
     # the quoted article states no figure; its companion (another law) does: nothing is bolded
     law = Hit("第二十条 实际损失可以根据销售量减少的总数乘以合理利润计算。", "a", "最高人民法院关于审理专利纠纷案件的若干规定",
