@@ -14,7 +14,7 @@ import logging
 import unicodedata
 
 from .companions import add_companion, add_sub_answers
-from .compose import Answer, Quote, compose, cite_as
+from .compose import Answer, Quote, cite_as, compose, quoted
 from .config import Settings
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
@@ -140,8 +140,8 @@ class Assistant:
             text = MSG_NO_ARTICLE.format(citation=book_title(doc.title), article=ref.label,
                                          count=self.retriever.article_count(doc_id))
             return Answer(text, [], False, query=q.text)
-        body = "\n".join(h.text for h in hits)[:LOOKUP_MAX_CHARS].replace("\n\n", "\n").replace("\n", " ")
-        lines = [f"{cite_as(hits[0])} [1]：", f"> {body} [1]"]
+        body = "\n".join(h.text for h in hits)[:LOOKUP_MAX_CHARS]
+        lines = [f"{cite_as(hits[0])} [1]：", f"{quoted(body)} [1]"]
         quotes = [Quote(1, hits[0].text, 0, len(hits[0].text), cite_as(hits[0]))]
         return Answer("\n\n".join(lines), hits[:1], True, quotes, query=q.text)
 

@@ -85,7 +85,7 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
         n = marker[c.hit_index]
         if hit.article:
             lines.append(f"依据{cite_as(hit, c.item)} [{n}]：")
-            lines.append(f"{_quoted(_bold_focus(q, c))} [{n}]")
+            lines.append(f"{quoted(_bold_focus(q, c))} [{n}]")
         else:
             source = f"（{hit.title}，{hit.date or '日期不详'}）" if several else ""
             lines.append(f"> {c.sentence} [{n}]{source}")
@@ -108,6 +108,6 @@ def _bold_focus(q: Question, c: Candidate) -> str:
     return text
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """A statute quote keeps its 款 and 项 on lines of their own: a list read as one run-on line hides the item."""
     return "\n".join(f"> {line.strip()}" for line in text.splitlines() if line.strip())

@@ -390,6 +390,7 @@ def test_article_lookup_takes_the_current_version(assistant):
     ans = assistant.ask("实施细则86条")
     assert ans.answered and not ans.citations[0].superseded and ans.citations[0].date == "2023-12-11"
     assert "开放许可" in ans.text
+    assert "\n> （四）专利权被质押，未经质权人同意的；\n" in ans.text  # each item on its own line, as in answers
 
 
 @pytest.mark.parametrize("question, says", [
