@@ -121,7 +121,8 @@ def places_in(text: str) -> list[str]:
     found = [key for key in (*REGIONS, *GAZETTEER) if key in simple and len(key) <= 4]
     for word in pseg.lcut(simple):
         w = word.word
-        if word.flag == "ns" and len(w) >= 2 and w.endswith(_PLACE_SUFFIX) and not any(w in f or f in w for f in found):
+        # two characters are a word, not a name (上市, 全国, 出国, 超市); named cities are in the gazetteer
+        if word.flag == "ns" and len(w) >= 3 and w.endswith(_PLACE_SUFFIX) and not any(w in f or f in w for f in found):
             found.append(w)
     return found
 

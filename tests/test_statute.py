@@ -411,6 +411,15 @@ def test_a_district_with_rules_of_its_own_is_a_place():
     assert analyse("在浦东办展会，参展商没交不侵权承诺书，主办方会被罚吗").places == ["浦东"]
 
 
+def test_a_word_ending_in_shi_or_guo_is_not_a_place():
+    from bot.query import places_in
+
+    # 上市 (listed on the market) was read as a city, and the answer refused for not being about it
+    assert places_in("芯片已经上市卖了一年多，现在补登记来得及吗") == []
+    assert places_in("出国参展前要注意什么") == []
+    assert places_in("潍坊市的企业能拿到多少补贴") == ["潍坊"]
+
+
 def test_a_named_law_in_the_corpus_is_answered_from(assistant):
     ans = assistant.ask("专利法里对开放许可是怎么规定的？")
     assert ans.answered and "专利法" in ans.citations[0].citation
