@@ -29,16 +29,15 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
         # a later ask's best article besides those already quoted (the first ask's often ranks
         # first again); the first ask is the question's own, already answered by the best quote
         quoted = {hits[o.hit_index].chunk_id for o in chosen}
+        pool = [c for i, h in enumerate(found) for c in candidates(pq, i, h)]
         # an ask for an amount (最多罚多少) is answered only by a figure in its unit
-        picked = choose(pq, found, [c for i, h in enumerate(found) if not (n and h.chunk_id in quoted)
-                                    for c in candidates(pq, i, h)
-                                    if not (pq.kind == "quantity" and pq.unit and pq.unit not in c.figure)], 1)
+        picked = choose(pq, found, [c for c in pool if not (n and found[c.hit_index].chunk_id in quoted)
+                                    and not (pq.kind == "quantity" and pq.unit and pq.unit not in c.figure)], 1)
         if not picked:
             continue
         c, hit = picked[0], found[picked[0].hit_index]
-        best_any = max((o.score for i, h in enumerate(found) for o in candidates(pq, i, h)), default=0.0)
         if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
-                or c.score < s.related_share * best_any
+                or c.score < s.related_share * max(o.score for o in pool)
                 or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
             continue
         _quote_too(hits, chosen, hit, c)

@@ -59,16 +59,7 @@ class Question:
     expansion: list[str] = field(default_factory=list)  # statutory terms for the everyday words asked
     defines: str = ""  # the term whose definition answers the question (职务作品)
     laws: list[str] = field(default_factory=list)  # laws named without an article (《促进科技成果转化法》里…)
-
-    @property
-    def statutory(self) -> str:
-        """The question in the laws' words (外观专利能管多少年 -> 外观设计专利期限): the encoder
-        matches an article's wording far better than a paraphrase of it. "" when nothing changes."""
-        out = self.simple
-        for lay, terms in sorted(lay_terms(self.simple).items(), key=lambda kv: -len(kv[0])):
-            if len(lay) > 1 and terms and terms[0] not in out:  # a lone 批 or 卖 is often part of another word (获批)
-                out = out.replace(lay, terms[0])
-        return out if out != self.simple else ""
+    statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
 
     @property
     def tokens(self) -> list[str]:
@@ -162,7 +153,18 @@ def analyse(text: str) -> Question:
     found = lay_terms(simple)
     expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
-                    aliases_for(terms, found), expansion, defined_term(simple), law_names(simple))
+                    aliases_for(terms, found), expansion, defined_term(simple), law_names(simple),
+                    statutory_wording(simple, found))
+
+
+def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:
+    """The question in the laws' words (外观专利能管多少年 -> 外观设计能期限): the encoder matches an
+    article's wording far better than a paraphrase of it. "" when nothing changes."""
+    out = simple
+    for lay, terms in sorted(found.items(), key=lambda kv: -len(kv[0])):
+        if len(lay) > 1 and terms and terms[0] not in out:  # a lone 批 or 卖 is often part of another word (获批)
+            out = out.replace(lay, terms[0])
+    return out if out != simple else ""
 
 
 def law_names(simple: str) -> list[str]:

@@ -37,10 +37,11 @@ def unknown_names(retriever: Retriever, q: Question) -> list[str]:
     import jieba
     import jieba.posseg as pseg
 
+    if q.kind not in ("quantity", "date"):
+        return []
     get_jieba()
     tags = pseg.dt.word_tag_tab  # the dictionary's tags: a guessed name (钱才) is not one
-    names = [w for w in jieba.lcut(q.simple) if len(w) >= 2 and tags.get(w) in ("nr", "nt", "nz")]
-    return retriever.unknown_terms(names) if q.kind in ("quantity", "date") else []
+    return retriever.unknown_terms([w for w in jieba.lcut(q.simple) if len(w) >= 2 and tags.get(w) in ("nr", "nt", "nz")])
 
 
 def matchable_coverage(retriever: Retriever, q: Question, c: Candidate) -> float:
