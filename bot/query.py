@@ -19,6 +19,8 @@ _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
 _WHERE_Q = re.compile(r"在哪里|在哪儿|在哪|地址|位置|位于哪")
 _DOCNO_Q = re.compile(r"文号|发文字号|文件号|字号是")
+# whose a right is (归谁, 算谁的): the article that assigns it, not an organisation's name
+_OWNER_Q = re.compile(r"归谁|属于谁|算谁的|是谁的|归属于谁|归[^，。？?]{0,6}还是|谁所有|谁享有")
 _WHO_Q = re.compile(r"去哪里|向哪里|找哪里|去哪儿|去哪办|哪里办|谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
 _LIST_Q = re.compile(r"哪些|哪几|有什么|有哪|什么奖|包括")
 _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可以.*吗|吗\s*[？?]?\s*$|行不行|符合")
@@ -50,7 +52,7 @@ class Question:
     text: str  # as asked (stripped)
     simple: str  # NFKC + simplified script: what matching works on
     terms: list[str]  # topical terms, for coverage
-    kind: str  # quantity | date | where | who | docno | list | condition | other
+    kind: str  # quantity | date | where | owner | who | docno | list | condition | other
     unit: str
     places: list[str]
     years: list[str]
@@ -119,8 +121,8 @@ def places_in(text: str) -> list[str]:
 
 
 def question_kind(text: str) -> str:
-    """What ``text`` asks for: docno | date | where | who | list | quantity | condition, or "" when unclear."""
-    for kind, pattern in (("docno", _DOCNO_Q), ("date", _DATE_Q), ("where", _WHERE_Q), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
+    """What ``text`` asks for: docno | date | where | owner | who | list | quantity | condition, or "" when unclear."""
+    for kind, pattern in (("docno", _DOCNO_Q), ("date", _DATE_Q), ("where", _WHERE_Q), ("owner", _OWNER_Q), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
                           ("condition", _CONDITION_Q)):
         if pattern.search(text):
             return kind

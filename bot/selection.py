@@ -26,6 +26,7 @@ _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超�
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 _IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自.{0,30}?(?:起施行|起生效)")
+_OWNS = re.compile(r"属于|归[^，。；]{0,12}所有|享有|归属")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 600  # an article up to this long is quoted whole, its answering part bold when asked
 LONG_SENTENCE = 160
@@ -175,6 +176,8 @@ def type_bonus(q: Question, clause: str) -> float:
         return 0.1 if _CONDITION.search(clause) else 0.0
     if q.kind == "list":
         return 0.1 if clause.count("、") >= 2 else 0.0
+    if q.kind == "owner":
+        return 0.1 if _OWNS.search(clause) else 0.0
     if q.kind == "who":
         # a line that is only an organisation's name is a notice's signature: who issued it
         if _ORG.fullmatch(clause.strip()):

@@ -249,6 +249,15 @@ def test_an_ask_for_an_amount_gets_the_article_with_the_amount(assistant):
     assert "《中华人民共和国专利法》第六十八条" in cited
 
 
+def test_whose_a_right_is_gets_the_article_that_assigns_it(assistant):
+    # 算谁的 asks ownership, not "who issued": an article naming a ministry (第四十九条) is no answer
+    q = analyse("员工离职几个月后做出一个发明，和他原来在厂里负责的活有关，专利算谁的？")
+    assert q.kind == "owner" and analyse("鲁知规字2018第7号文件是谁发的").kind == "who"
+    ans = assistant.ask(q.text)
+    print("\n" + ans.text)
+    assert [x.cite_as for x in ans.quotes] == ["《中华人民共和国专利法》第六条", "《中华人民共和国专利法实施细则》第十三条第（三）项"]
+
+
 def test_the_companion_article_implements_the_quoted_paragraph(assistant):
     # 细则第七十七、七十八条 implement 第四十二条第二款 (slow examination); 第八十条起 its 第三款 (new drugs)
     ans = assistant.ask("发明专利审了好几年才批下来，保护期能补吗？要多久之内提？")
