@@ -102,7 +102,8 @@ class Assistant:
                 return 1.0, self._lookup(q, ref)
         absent = [name for name in q.laws if not self.retriever.find_law(name)]
         if absent:  # the answer would quote another law as if it were the one asked about
-            return 1.0, Answer(MSG_LAW_ABSENT.format(law=absent[0]), [], False, query=query)
+            # no strength: a reading of the question that names no such law may still answer
+            return 0.0, Answer(MSG_LAW_ABSENT.format(law=absent[0]), [], False, query=query)
         hits = self.retriever.search(q, k=max(8, self.settings.citations), filters=filters)
         if not hits:
             return 0.0, Answer(MSG_REFUSE, [], False, query=query)

@@ -16,6 +16,9 @@ from .selection import Candidate, candidates, choose
 from .statute import cited_paragraphs, paragraph_at, related_laws, short_title, version_key
 
 
+ASK_SHARE = 0.85  # a later ask's own article, besides those quoted, must answer it nearly as well as its best
+
+
 def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[Hit], chosen: list[Candidate],
                     filters: dict | None) -> None:
     """A question that asks two things ("忘了交年费会怎么样？还有补救的机会吗？") is often
@@ -28,16 +31,16 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
         found = retriever.search(pq, k=5, filters=filters)
         # a later ask's best article besides those already quoted (the first ask's often ranks
         # first again); the first ask is the question's own, already answered by the best quote
-        quoted = {hits[o.hit_index].chunk_id for o in chosen}
-        pool = [c for i, h in enumerate(found) for c in candidates(pq, i, h)]
+        in_answer = {hits[o.hit_index].chunk_id for o in chosen}
         # an ask for an amount (最多罚多少) is answered only by a figure in its unit
-        picked = choose(pq, found, [c for c in pool if not (n and found[c.hit_index].chunk_id in quoted)
-                                    and not (pq.kind == "quantity" and pq.unit and pq.unit not in c.figure)], 1)
+        pool = [c for i, h in enumerate(found) for c in candidates(pq, i, h)
+                if not (pq.kind == "quantity" and pq.unit and pq.unit not in c.figure)]
+        picked = choose(pq, found, [c for c in pool if not (n and found[c.hit_index].chunk_id in in_answer)], 1)
         if not picked:
             continue
         c, hit = picked[0], found[picked[0].hit_index]
-        if (not hit.article or hit.superseded or hit.chunk_id in quoted or c.coverage < s.statute_min_coverage
-                or c.score < s.related_share * max(o.score for o in pool)
+        if (not hit.article or hit.superseded or hit.chunk_id in in_answer or c.coverage < s.statute_min_coverage
+                or c.score < ASK_SHARE * max(o.score for o in pool)
                 or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
             continue
         _quote_too(hits, chosen, hit, c)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .corpus import REGIONS
 from .lexicon import aliases_for, lay_terms
-from .statute import BRACKETED_LAW, NOT_A_LAW, ArticleRef, article_refs
+from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
@@ -20,14 +20,17 @@ _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|
 _WHERE_Q = re.compile(r"在哪里|在哪儿|在哪|地址|位置|位于哪")
 _DOCNO_Q = re.compile(r"文号|发文字号|文件号|字号是")
 # whose a right is (归谁, 算谁的): the article that assigns it, not an organisation's name
-_OWNER_Q = re.compile(r"归谁|属于谁|算谁的|是谁的|归属于谁|归[^，。？?]{0,6}还是|谁所有|谁享有")
+_OWNER_Q = re.compile(r"归谁(?!管)|属于谁|算谁的|是谁的[吗呢啊]?[？?。]?$|归属于谁|归(?!还)[^，。？?管]{0,6}还是|谁所有|谁享有")
+# 归法院还是归市场监管局管, 这事归谁管: which authority, not whose right
+_AUTHORITY_Q = re.compile(r"归[^，。？?]{0,12}管(?!理)|谁管|负责|受理")
 _WHO_Q = re.compile(r"去哪里|向哪里|找哪里|去哪儿|去哪办|哪里办|谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
 _LIST_Q = re.compile(r"哪些|哪几|有什么|有哪|什么奖|包括")
 _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可以.*吗|吗\s*[？?]?\s*$|行不行|符合")
 # what a question asks the size of -> the unit its answer carries
-ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "奖金": "元", "罚": "元", "赔": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
+ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "奖金": "元", "罚款": "元", "罚多少": "元", "赔多少": "元", "赔偿": "元", "金额": "元", "资金": "元", "钱": "元", "比例": "%", "比重": "%",
                    "增长率": "%", "增幅": "%", "人数": "人"}
 _UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单|年|日|天)")
+_HOW_LONG = re.compile(r"多久|多长|期限|时效|几天|几个月|几年|多少天|多少年|哪天")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
 _TIME_TERM = re.compile(r"^(\d{4}年?|今年|去年|前年|明年|上半年|下半年|前三季度|全年)$")
@@ -38,7 +41,7 @@ _DEFINE_Q = (
     re.compile(r"(?:是|算|属于|构成)[^，,。？?！!]{0,12}[“\"「『]([^”\"」』]{2,8})[”\"」』]吗"),
     re.compile(r"(?:什么是|什么叫|何为|何谓)([^，,。？?！!、的是]{2,10})"),
     re.compile(r"什么样的([^，,。？?！!、的是]{2,8}?)(?:才|会|能|可以|受|被|[，,。？?]|$)"),
-    re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|指的是啥|指什么|指啥|是啥|什么意思|啥意思|的定义|的含义)"),
+    re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|指的是啥|指什么|指啥|是啥|什么意思|啥意思|的定义|的含义)(?!时候|时间)"),
     re.compile(r"(?:是|算|算是|属于|构成|成为)([^，,。？?！!、是算]{2,8}?)吗"),
     re.compile(r"(?:才算|才是|是不是|算不算|属不属于|构不构成)([^，,。？?！!、是算]{2,8}?)(?:吗|[？?。]|$)"),
 )
@@ -76,7 +79,7 @@ class Question:
         # the term stands alone: "文字作品，是指" defines 文字作品, not 作品
         t = rf"(?:^|(?<=[\W_的称列])){re.escape(self.defines)}"
         # …，视为…所称图书脱销 / 可以认定为…规定的“装潢”: the law deems what counts as the term
-        deemed = rf"(?:视为|认定为)[^。；;]{{0,40}}{re.escape(self.defines)}"
+        deemed = rf"(?:视为|认定为)[^。；;，,]{{0,40}}?[“\"]?{re.escape(self.defines)}[”\"]?(?:[。；;，,]|$)"
         return bool(re.search(rf"{t}[，,]?是指|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]|{deemed}", normalised_text))
 
 
@@ -104,6 +107,14 @@ GAZETTEER = frozenset(
 _PLACE_SUFFIX = ("省", "市", "县", "州", "国", "洲")
 
 
+# two-character words with a place suffix that name no place (上市 is "listed", 出国 "go abroad")
+_NOT_PLACES = frozenset("上市 城市 超市 股市 入市 夜市 集市 中国 外国 回国 建国 出国 各国 全国 祖国 本国 两国 该国 全省 本省 外省 全县".split())
+
+
+def _place_word(w: str) -> bool:
+    return len(w) >= 2 and w.endswith(_PLACE_SUFFIX) and w not in _NOT_PLACES
+
+
 def places_in(text: str) -> list[str]:
     """Place names in ``text`` (simplified): known regions, the gazetteer, and jieba ``ns``
     words with a place suffix (its bare ``ns`` tag also fires on words like 惠及)."""
@@ -114,17 +125,17 @@ def places_in(text: str) -> list[str]:
     found = [key for key in (*REGIONS, *GAZETTEER) if key in simple and len(key) <= 4]
     for word in pseg.lcut(simple):
         w = word.word
-        # two characters are a word, not a name (上市, 全国, 出国, 超市); named cities are in the gazetteer
-        if word.flag == "ns" and len(w) >= 3 and w.endswith(_PLACE_SUFFIX) and not any(w in f or f in w for f in found):
+        if word.flag == "ns" and _place_word(w) and not any(w in f or f in w for f in found):
             found.append(w)
     return found
 
 
 def question_kind(text: str) -> str:
     """What ``text`` asks for: docno | date | where | owner | who | list | quantity | condition, or "" when unclear."""
-    for kind, pattern in (("docno", _DOCNO_Q), ("date", _DATE_Q), ("where", _WHERE_Q), ("owner", _OWNER_Q), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
+    owner = None if _AUTHORITY_Q.search(text) else _OWNER_Q
+    for kind, pattern in (("docno", _DOCNO_Q), ("date", _DATE_Q), ("where", _WHERE_Q), ("owner", owner), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
                           ("condition", _CONDITION_Q)):
-        if pattern.search(text):
+        if pattern and pattern.search(text):
             return kind
     return ""
 
@@ -147,7 +158,7 @@ def analyse(text: str) -> Question:
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
-    elif kind == "quantity":
+    elif kind == "quantity" and not _HOW_LONG.search(asking):  # 处罚…多久能复议 asks a time, not 元
         unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in asking), "") or \
             next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
@@ -162,21 +173,19 @@ def analyse(text: str) -> Question:
 def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:
     """The question in the laws' words (外观专利能管多少年 -> 外观设计能期限): the encoder matches an
     article's wording far better than a paraphrase of it. "" when nothing changes."""
-    out = simple
+    out = simple.lower()  # the table's keys are lower case (app)
     for lay, terms in sorted(found.items(), key=lambda kv: -len(kv[0])):
         if len(lay) > 1 and terms and terms[0] not in out:  # a lone 批 or 卖 is often part of another word (获批)
             out = out.replace(lay, terms[0])
-    return out if out != simple else ""
+    return out if out != simple.lower() else ""
 
 
 def law_names(simple: str) -> list[str]:
-    """Laws a question names without an article: 《促进科技成果转化法》, or a word such as 著作权法
-    or 民法典 (jieba keeps known law names whole)."""
-    import jieba
-
-    get_jieba()
-    words = [w for w in jieba.cut(simple) if len(w) >= 2 and w.endswith(("法", "法典")) and not w.endswith(NOT_A_LAW)]
-    return list(dict.fromkeys(BRACKETED_LAW.findall(simple) + words))
+    """Laws a question names without an article: a title in 《》, or one of the laws people name
+    bare that the corpus does not hold (民法典里…); a bare word ending in 法 (书法, 疗法) is no law."""
+    bare = [name for name in OTHER_LAWS if name in simple and not any(name != o and name in o for o in OTHER_LAWS if o in simple)]
+    bracketed = [n for n in BRACKETED_LAW.findall(simple.replace("〈", "《").replace("〉", "》")) if not n.endswith("办法")]
+    return list(dict.fromkeys(bracketed + bare))
 
 
 def sub_questions(text: str) -> list[str]:

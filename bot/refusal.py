@@ -10,7 +10,9 @@ from .retrieval import Hit, Retriever
 from .selection import Candidate
 from .text import get_jieba, is_noun, match_form, term_weight
 
-_MONEY_Q = re.compile(r"多少钱|[交付收]多少|费用?[是要]?多少|多少费|多少元|几块钱|多少块")
+# an amount of money asked for: 多少钱, 交多少 (not 晚交多少个月, 提交多少份)
+_MONEY_Q = re.compile(r"多少钱|多少费|多少元|几块钱|多少块|(?:[交付收]|费用?[是要]?)多少(?![个天日年月份次件项倍周人家])")
+_CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
@@ -32,12 +34,13 @@ def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate]
 
 def unknown_names(retriever: Retriever, q: Question) -> list[str]:
     """Names (people, companies, brands: jieba's dictionary tags nr/nt/nz) the corpus never
-    mentions: a figure or date about them (华为跟三星那场官司判赔多少) cannot come from it; places
-    have their own check."""
+    mentions, in a question about their case: a figure or date of it (华为跟三星那场官司判赔多少)
+    cannot come from the corpus; places have their own check."""
     import jieba
     import jieba.posseg as pseg
 
-    if q.kind not in ("quantity", "date"):
+    # only a case about them (官司, 判, 纠纷): 我在华为上班 or 在淘宝上卖 is the asker's situation
+    if q.kind not in ("quantity", "date") or not _CASE.search(q.simple):
         return []
     get_jieba()
     tags = pseg.dt.word_tag_tab  # the dictionary's tags: a guessed name (钱才) is not one
@@ -66,11 +69,10 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     # an amount of money asked for (年费多少钱, 要交备案费吗？交多少？) and no amount in the quote:
     # the corpus does not say
     if (q.kind == "quantity" and q.unit == "元") or _MONEY_Q.search(q.simple):
-        if not any("元" in c.figure for c in chosen):
-            return True
-        # and the amount must be of the fee or payment asked about (年费, not an inventor's 奖金)
+        # the amount must be of the fee or payment asked about (年费 or 收费, not an inventor's 奖金,
+        # nor a fine in another quote)
         asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴")]
-        if asked and not any(t in match_form(chosen[0].sentence) for t in asked):
+        if not any("元" in c.figure and (not asked or any(t in match_form(c.sentence) for t in asked)) for c in chosen):
             return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)

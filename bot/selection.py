@@ -27,6 +27,7 @@ _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 _IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自.{0,30}?(?:起施行|起生效)")
 _OWNS = re.compile(r"属于|归[^，。；]{0,12}所有|享有|归属")
+_IN_FORCE_Q = re.compile(r"施行|实施|生效|有效")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 600  # an article up to this long is quoted whole, its answering part bold when asked
 LONG_SENTENCE = 160
@@ -131,7 +132,7 @@ def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
         score -= 0.1 * (len(para if whole else shown) > 400)  # an overlong answering part, not its context
         score -= 0.3 * (shown == para and bool(_introduces_list(para)))  # a list's heading alone says nothing
         # 本法自…起施行 answers only a question about when the law applies
-        score -= 0.3 * (bool(_IN_FORCE.search(para)) and q.kind != "date" and "施行" not in q.simple)
+        score -= 0.3 * (bool(_IN_FORCE.search(para)) and q.kind != "date" and not _IN_FORCE_Q.search(q.simple))
         out.append(Candidate(rank, shown, s, e, score, key_figure(q, para),
                              item=cn_number(item.group(1)) if item else 0, focus=para,
                              coverage=coverage(q.terms, match_form(hit.lead + shown), q.aliases)))

@@ -294,8 +294,8 @@ def book_title(title: str) -> str:
 
 
 def short_title(title: str) -> str:
-    """How people name a law: 《中华人民共和国专利法》 -> 专利法."""
-    t = re.sub(r"^中华人民共和国", "", re.sub(r"\s+", "", title))
+    """How people name a law: 《中华人民共和国专利法》 -> 专利法 (〈〉 inside a title as 《》)."""
+    t = re.sub(r"^中华人民共和国", "", re.sub(r"\s+", "", title).replace("〈", "《").replace("〉", "》"))
     return t.strip("《》")
 
 
@@ -338,11 +338,15 @@ def article_refs(question: str) -> list[ArticleRef]:
     return refs
 
 
-_LAW_FORMS = "法|法典|条例|细则|规定|解释|办法|决定|公约|协定"
-BRACKETED_LAW = re.compile(rf"《([^》]{{2,40}}?(?:{_LAW_FORMS}))》")
-# words ending in 法 that name no law
-NOT_A_LAW = ("方法", "办法", "做法", "说法", "用法", "写法", "看法", "算法", "手法", "非法", "合法", "违法",
-             "依法", "执法", "司法", "立法", "想法", "无法", "设法", "守法", "犯法", "法里", "法对", "法中")
+# a title in 《》 a user names as a law (a company's 《…管理办法》 is not one)
+BRACKETED_LAW = re.compile(r"《([^《》]{1,60}?(?:法|法典|条例|细则|规定|解释|公约))》")
+# laws people name without brackets that this corpus does not hold: a question about what they
+# say cannot be answered from another law (the corpus's own laws are found by find_law)
+OTHER_LAWS = frozenset(
+    "民法典 民法通则 合同法 公司法 劳动法 劳动合同法 广告法 电子商务法 消费者权益保护法 产品质量法 "
+    "促进科技成果转化法 科学技术进步法 网络安全法 数据安全法 个人信息保护法 行政处罚法 行政诉讼法 "
+    "民事诉讼法 刑事诉讼法 食品安全法 药品管理法 种子法 农业法 对外贸易法 海关法 税法 企业所得税法 宪法".split()
+)
 
 
 def cited_articles(text: str, law: str) -> list[str]:

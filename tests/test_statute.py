@@ -458,6 +458,36 @@ def test_an_amount_asked_in_a_second_breath_must_be_stated(assistant):
     assert not assistant.ask("发明专利授权以后每年都要交年费吗？交多少？").answered
 
 
+@pytest.mark.parametrize("question, laws", [
+    ("书法受保护吗", []), ("我发明了一种针灸疗法，能申请专利吗", []), ("游戏玩法能受著作权保护吗", []),
+    ("按照新法，商标侵权赔偿上限是多少", []), ("我们公司的《员工知识产权管理办法》合法吗", []),
+    ("民法典里对职务发明有没有规定", ["民法典"]), ("《促进科技成果转化法》里奖励比例最低多少", ["促进科技成果转化法"]),
+])
+def test_only_a_law_is_read_as_a_law(question, laws):
+    assert analyse(question).laws == laws
+
+
+def test_question_reading_edge_cases():
+    from bot.query import places_in
+    from bot.refusal import _MONEY_Q
+
+    assert analyse("年费可以晚交多少个月？").unit == "个月" and not _MONEY_Q.search("年费可以晚交多少个月")
+    assert analyse("对处罚决定不服，多久能申请复议").unit == ""  # 处罚 is no amount of money asked
+    assert places_in("泉州对专利质押贷款有什么补贴") == ["泉州"] and places_in("在泰国申请商标要多久") == ["泰国"]
+    assert analyse("商标是啥时候到期").defines == ""
+    assert analyse("侵权了归法院还是归市场监管局管").kind != "owner" and analyse("这事归谁管").kind == "who"
+    assert "计算机软件" in analyse("APP源码被抄了").statutory
+    q = analyse("什么是商标？")
+    assert not q.defined_in(match_form("期满未答复的，视为撤回申请，商标评审委员会不予受理。"))
+
+
+def test_a_name_in_the_askers_situation_is_no_reason_to_refuse(retriever):
+    from bot.refusal import unknown_names
+
+    for question in ("我设计了一个很美的包装，外观设计专利保护多少年", "在淘宝上卖假冒注册商标的商品，最多罚多少"):
+        assert unknown_names(retriever, analyse(question)) == []
+
+
 def test_statute_refusals(assistant):
     for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？"):
         assert not assistant.ask(question).answered, question
