@@ -162,3 +162,9 @@ def test_llm_down_falls_back_to_extractive(retriever):
 def test_llm_configured_from_settings(retriever, chat_server):
     bot = Assistant(retriever, settings=retriever.settings.replace(llm_base_url=chat_server, llm_model="x"))
     assert bot.llm is not None and bot.ask("烟台有多少个院士工作站").text == _ChatServer.reply
+
+
+def test_an_investment_is_an_amount_of_money(assistant):
+    # 带动了多少产业投资 asks 元: 1.92亿元 is bold, not the 19家 counted before it in the sentence
+    ans = assistant.ask("先进材料与绿色制造山东省实验室带动了多少产业投资")
+    assert ans.answered and ans.text.startswith("**1.92亿元**"), ans.text
