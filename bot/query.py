@@ -30,6 +30,8 @@ _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可�
 ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "奖金": "元", "罚款": "元", "罚多少": "元", "赔多少": "元", "赔偿": "元", "金额": "元", "资金": "元", "投资": "元", "钱": "元", "比例": "%", "比重": "%",
                    "增长率": "%", "增幅": "%", "人数": "人"}
 _UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单|年|日|天)")
+# an amount of money asked for anywhere: 多少钱, 交多少 (not 晚交多少个月, 提交多少份)
+_MONEY_Q = re.compile(r"多少钱|多少费|多少元|几块钱|多少块|(?:[交付收]|费用?[是要]?)多少(?![个天日年月份次件项倍周人家])")
 _HOW_LONG = re.compile(r"多久|多长|期限|时效|几天|几个月|几年|多少天|多少年|哪天")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
@@ -65,6 +67,7 @@ class Question:
     defines: str = ""  # the term whose definition answers the question (职务作品)
     laws: list[str] = field(default_factory=list)  # laws named without an article (《促进科技成果转化法》里…)
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
+    asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
 
     @property
     def tokens(self) -> list[str]:
@@ -151,10 +154,11 @@ def analyse(text: str) -> Question:
     """Read a question once: script, terms, what it asks for, places, years, article references."""
     text = (text or "").strip()
     simple = to_simplified(text)
-    kind = question_kind(asking_clause(simple)) or question_kind(simple) or "other"
     asking = asking_clause(simple)
+    asked = question_kind(asking)
+    kind = asked or question_kind(simple) or "other"
     # the unit of the asking clause; another clause's 几个 (印了几个字) is the situation, not the ask
-    m = _UNIT_AFTER.search(asking) or (None if question_kind(asking) == "quantity" else _UNIT_AFTER.search(simple))
+    m = _UNIT_AFTER.search(asking) or (None if asked == "quantity" else _UNIT_AFTER.search(simple))
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
@@ -167,7 +171,8 @@ def analyse(text: str) -> Question:
     expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
                     aliases_for(terms, found), expansion, defined_term(simple), law_names(simple),
-                    statutory_wording(simple, found))
+                    statutory_wording(simple, found),
+                    asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)))
 
 
 def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:

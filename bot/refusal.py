@@ -10,8 +10,6 @@ from .retrieval import Hit, Retriever
 from .selection import Candidate
 from .text import get_jieba, is_noun, match_form, term_weight
 
-# an amount of money asked for: 多少钱, 交多少 (not 晚交多少个月, 提交多少份)
-_MONEY_Q = re.compile(r"多少钱|多少费|多少元|几块钱|多少块|(?:[交付收]|费用?[是要]?)多少(?![个天日年月份次件项倍周人家])")
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
@@ -68,7 +66,7 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
         return True
     # an amount of money asked for (年费多少钱, 要交备案费吗？交多少？) and no amount in the quote:
     # the corpus does not say
-    if (q.kind == "quantity" and q.unit == "元") or _MONEY_Q.search(q.simple):
+    if q.asks_money:
         # the amount must be of the fee or payment asked about (年费 or 收费, not an inventor's 奖金,
         # nor a fine in another quote)
         asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴")]
