@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .query import Question
 from .retrieval import Hit
-from .statute import ITEM_START, cn_number
+from .statute import ITEM_START, cn_number, strip_label
 from .text import FIGURE, coverage, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
@@ -155,7 +155,7 @@ def _introduces_list(paragraph: str) -> str:
     m = re.search(r"[^。；;]*[：:]\s*$", paragraph)
     if not m:
         return ""
-    return re.sub(r"^第[^条]{1,8}条(之[一二三四五六七八九十]+)?[\s\u3000]*", "", m.group(0).strip())
+    return strip_label(m.group(0).strip())
 
 
 def type_bonus(q: Question, clause: str) -> float:

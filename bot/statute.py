@@ -12,10 +12,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .text import to_simplified
+
 _NUM = "零〇一二两三四五六七八九十百千0-9０-９"
-ARTICLE_START = re.compile(rf"^第([{_NUM}]+)条(?:之([一二三四五六七八九十]+))?(?=[\s\u3000]|$|[^\s])")
-HEADING = re.compile(rf"^第([{_NUM}]+)(编|分编|章|节)(?:[\s\u3000]*)(\S.{{0,40}})?$")
-_BARE_HEADINGS = re.compile(r"^(总[\s\u3000]*则|附[\s\u3000]*则|分[\s\u3000]*则)$")
+# traditional script (第五十條, 第二節) and the spaces PDF text puts in (第 50 条) mark articles too
+_SP = r"[\s\u3000]*"
+ARTICLE_START = re.compile(rf"^第{_SP}([{_NUM}]+){_SP}[条條](?:之([一二三四五六七八九十]+))?")
+HEADING = re.compile(rf"^第{_SP}([{_NUM}]+){_SP}(编|編|分编|分編|章|节|節)(?:{_SP})(\S.{{0,40}})?$")
+_LEVELS = ("编", "分编", "章", "节")
+_BARE_HEADINGS = re.compile(rf"^([总總]{_SP}[则則]|附{_SP}[则則]|分{_SP}[则則])$")
 ITEM_START = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
 _DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _FILE_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2})\)")
@@ -130,9 +135,9 @@ def parse_articles(text: str) -> list[Article]:
         line = text[start:end]
         if is_heading(line):
             m = HEADING.match(line.strip())
-            level = m.group(2) if m else "章"
-            rank = ("编", "分编", "章", "节").index(level)
-            headings = [h for h in headings if ("编", "分编", "章", "节").index(h[0]) < rank]
+            level = to_simplified(m.group(2)) if m else "章"
+            rank = _LEVELS.index(level)
+            headings = [h for h in headings if _LEVELS.index(h[0]) < rank]
             headings.append((level, re.sub(r"[\s\u3000]+", " ", line.strip())))
             current = None
             continue
@@ -176,7 +181,7 @@ def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], int]:
         if art.end - art.start <= chunk_size:
             pieces.append(Piece(art.start, art.end, art.label, path, ""))
             continue
-        article_lead = first_sentence(_strip_label(text[art.start:art.paragraphs[0].end]))
+        article_lead = first_sentence(strip_label(text[art.start:art.paragraphs[0].end]))
         group: list[Paragraph] = []
         intro, lead = "", ""  # intro: the 款 that introduces the items that follow it
         for para in art.paragraphs:
@@ -186,14 +191,15 @@ def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], int]:
             if not group:  # a piece that does not open the article says what it continues
                 lead = "" if para is art.paragraphs[0] else (intro if para.item and intro else article_lead)
             if not para.item:
-                intro = _intro_sentence(_strip_label(text[para.start:para.end]))
+                intro = _intro_sentence(strip_label(text[para.start:para.end]))
             group.append(para)
         if group:
             pieces.append(Piece(group[0].start, group[-1].end, art.label, path, lead))
     return pieces, (articles[0].start if articles else len(text))
 
 
-def _strip_label(text: str) -> str:
+def strip_label(text: str) -> str:
+    """An article's text without its 第N条 label."""
     return ARTICLE_START.sub("", text, count=1).lstrip(" \u3000")
 
 
@@ -211,7 +217,7 @@ _NATIONAL_BODIES = ("最高人民法院", "最高人民检察院", "国务院", 
 
 def doc_type_of(title: str) -> str:
     """法律 / 行政法规 / 司法解释 / 地方性法规 / 部门规章, from the title's form."""
-    t = re.sub(r"\s+", "", title)
+    t = re.sub(r"\s+", "", to_simplified(title))
     if t.startswith(("最高人民法院", "最高人民检察院")):
         return "司法解释"
     if _PLACE.match(t) and not t.startswith(_NATIONAL_BODIES):
@@ -230,14 +236,15 @@ def is_legal_title(title: str) -> bool:
     """A law, regulation or interpretation by its title, even when its body is not 第N条
     articles (an amendment decision's numbered edits, a 批复's letter): it still has a place
     in the legal hierarchy."""
-    t = re.sub(r"\s+", "", title)
+    t = re.sub(r"\s+", "", to_simplified(title))
     return t.startswith(("最高人民法院", "最高人民检察院")) or bool(_LEGAL_FORM.search(t))
 
 
 def region_of(title: str) -> str:
     """The province or city a local regulation's title names, else 全国."""
-    m = _PLACE.match(re.sub(r"\s+", "", title))
-    if m and not title.startswith(_NATIONAL_BODIES):
+    t = re.sub(r"\s+", "", to_simplified(title))
+    m = _PLACE.match(t)
+    if m and not t.startswith(_NATIONAL_BODIES):
         return m.group(1)
     return "全国"
 
@@ -281,8 +288,8 @@ def file_date(path: str) -> str:
 
 
 def version_key(title: str) -> str:
-    """Titles equal up to dates, parenthesised years and spacing name versions of one law."""
-    t = unicodedata.normalize("NFKC", title)
+    """Titles equal up to script, dates, parenthesised years and spacing name versions of one law."""
+    t = to_simplified(unicodedata.normalize("NFKC", title))
     t = re.sub(r"[(（][^()（）]*\d{4}[^()（）]*[)）]", "", t)
     t = re.sub(r"[\s、，,·]+", "", t)
     return t
@@ -352,7 +359,7 @@ OTHER_LAWS = frozenset(
 def cited_articles(text: str, law: str) -> list[str]:
     """Labels of the articles of ``law`` (a short title) that ``text`` cites: 专利法第四十二条."""
     labels = []
-    for m in re.finditer(rf"{re.escape(law)}第([{_NUM}]+)条(?:之([一二三四五六七八九十]+))?", text):
+    for m in re.finditer(rf"{re.escape(law)}第([{_NUM}]+)[条條](?:之([一二三四五六七八九十]+))?", text):
         labels.append(article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0))
     return labels
 
@@ -365,7 +372,7 @@ def cited_paragraphs(text: str, law: str, label: str) -> set[int]:
 def paragraph_at(article_text: str, pos: int) -> int:
     """Which 款 of an article (its passage starting at 第N条) holds offset ``pos``; list items
     belong to the 款 that introduces them. 0 when the passage is a later piece of the article."""
-    if not re.match(rf"\s*第[{_NUM}]+条", article_text):
+    if not ARTICLE_START.match(article_text.lstrip()):
         return 0
     number = 0
     for start, _ in _paragraph_spans(article_text):

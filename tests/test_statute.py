@@ -13,7 +13,7 @@ from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
 from bot.selection import Candidate
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
-                         region_of, version_dates)
+                         region_of, version_dates, version_key)
 
 from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
@@ -276,6 +276,39 @@ def test_the_companion_article_implements_the_quoted_paragraph(assistant):
 def test_article_references(question, law, number, para):
     ref = article_refs(question)[0]
     assert (ref.law, ref.number, ref.paragraph) == (law, number, para)
+
+
+def _traditional(text: str) -> str:
+    import opencc
+
+    return opencc.OpenCC("s2t").convert(text)
+
+
+def test_traditional_script_and_spaced_labels_are_articles_too():
+    """A law in traditional script (第三條之一, 第一節) or as PDF text spaces it (第 3 条) has the
+    same articles, paths and 项 as the simplified original, and the same place in the hierarchy."""
+    expected = [(a.label, len(a.path), [p.item for p in a.paragraphs]) for a in parse_articles(parse_document(LAW, "s").text)]
+    spaced = LAW.replace("第一条", "第 1 条").replace("第二条", "第 二 条").replace("第一节", "第 一 节")
+    for variant in (_traditional(LAW), spaced):
+        doc = parse_document(variant, "law")
+        arts = parse_articles(doc.text)
+        assert doc.statute and [(a.label, len(a.path), [p.item for p in a.paragraphs]) for a in arts] == expected
+    trad = parse_document(_traditional(LAW), "law")
+    assert parse_articles(trad.text)[3].path == ("第二章 許可", "第一節 一般規定")
+    assert doc_type_of("中華人民共和國專利法") == "法律" and region_of("澳門特別行政區工業產權法律制度") == "澳门"
+    assert version_key("中華人民共和國專利法") == version_key("中华人民共和国专利法")
+
+
+def test_a_traditional_script_law_is_found_and_cited_by_article(tmp_path, settings):
+    from bot import Retriever, build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "law.md").write_text(_traditional(LAW), encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", settings=settings, progress=False)
+    hits = Retriever.load(tmp_path / "idx", settings=settings).search("权利被质押了还能许可别人用吗", k=3)
+    assert hits[0].article == "第三条之一" and hits[0].citation == "《某某保護條例》第三条之一"
+    assert "（二）權利被質押" in hits[0].text  # quoted as written
 
 
 def test_statute_docx_and_pdf(tmp_path):
