@@ -344,16 +344,18 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     """Clean one document's text and work out its metadata (``embedded``: the file's own
     properties, e.g. a PDF's title, which front matter and the sidecar override)."""
     front, body = split_front_matter(raw)
-    meta = {**safe_meta(embedded), **safe_meta(sidecar), **front}
+    given = {**safe_meta(sidecar), **front}  # what the user states about the file
+    meta = {**safe_meta(embedded), **given}
     clean, page_starts = split_pages(clean_text(body))
     url = _URL.search(body)
     title = _meta_str(meta, "title") or guess_title(body, clean)
     title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
     articles = parse_articles(clean)  # once: both checks below read it
     statute = is_statute(clean, articles=articles)
-    if statute:  # a law's own history lines and title say its version, type and region
+    if statute:  # a law's own history lines and title say its version, type and region, not
+        # the file's properties (a PDF's creation date is when it was exported)
         version, effective = version_dates(clean, path, articles)
-        meta = {"date": version, "doc_type": doc_type_of(title), "region": region_of(title), **meta}
+        meta = {**meta, "date": version, "doc_type": doc_type_of(title), "region": region_of(title), **given}
     else:
         effective = ""
         if is_legal_title(title):

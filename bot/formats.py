@@ -8,9 +8,22 @@ page starts in the cleaned text.
 from __future__ import annotations
 
 import bisect
+import re
 from pathlib import Path
 
 PAGE_MARK = "\ue000"  # private-use character: never in real text, not whitespace
+# what office tools write into a file's title property when nobody named it
+_TOOL_PREFIX = re.compile(r"^\s*Microsoft\s+(?:Word|PowerPoint|Excel)\s*-\s*", re.I)
+_FILE_SUFFIX = re.compile(r"\.(?:docx?|wps|pdf|txt|rtf)\s*$", re.I)
+_PLACEHOLDER = re.compile(r"^(?:untitled|无标题|未命名|标题|title|document|文档|新建.{0,20}文档)[\s\-_]*[(（]?\d*[)）]?$", re.I)
+
+
+def file_title(value: object) -> str:
+    """A file's title property as a title, or "" for what a tool put there (untitled, 文档1):
+    the text's own first line names the document better than a placeholder.
+    ``Microsoft Word - 专利法.doc`` keeps its name, 专利法."""
+    title = _FILE_SUFFIX.sub("", _TOOL_PREFIX.sub("", str(value or ""))).strip()
+    return "" if _PLACEHOLDER.match(title) else title
 
 
 def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
@@ -27,8 +40,8 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
         info = reader.metadata or {}
         meta = {}
-        if getattr(info, "title", None):
-            meta["title"] = str(info.title)
+        if file_title(getattr(info, "title", None)):
+            meta["title"] = file_title(info.title)
         created = getattr(info, "creation_date", None)
         if created:
             meta["date"] = created.date()
@@ -83,8 +96,8 @@ def read_docx(path: Path, max_unpacked_bytes: int = 64_000_000, max_parts: int =
                     lines.append(" | ".join(dict.fromkeys(c for c in cells if c)))
         props = document.core_properties
         meta = {}
-        if props.title:
-            meta["title"] = props.title
+        if file_title(props.title):
+            meta["title"] = file_title(props.title)
         if props.created:
             meta["date"] = props.created.date()
     except (ValueError, MemoryError):

@@ -8,6 +8,7 @@ import pytest
 from bot.build import mark_versions
 from bot.chunking import chunk_documents
 from bot.corpus import load_corpus, parse_document
+from bot.formats import file_title
 from bot.compose import compose
 from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
@@ -339,6 +340,15 @@ def test_statute_docx_and_pdf(tmp_path):
         chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
         labels = [ch.article for ch in chunks if ch.article]
         assert labels == ["第一条", "第二条", "第三条", "第三条之一", "第四条"], (doc.path, labels)
+        # the law's own text names and dates it, not the file's properties (an "untitled" PDF
+        # exported today, a Word template's creation date)
+        assert (doc.title, doc.date, doc.effective, doc.doc_type) == ("某某保护条例", "2023-12-11", "2024-01-20", "行政法规")
+
+
+@pytest.mark.parametrize("prop, title", [("untitled", ""), ("文档1", ""), ("新建文本文档 (2)", ""), ("Document2", ""),
+                                         ("Microsoft Word - 专利法.doc", "专利法"), ("威海市知识产权资助办法", "威海市知识产权资助办法")])
+def test_a_placeholder_file_title_is_no_title(prop, title):
+    assert file_title(prop) == title
 
 
 def test_citation_in_api(retriever):
