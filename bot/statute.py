@@ -211,20 +211,43 @@ def _intro_sentence(paragraph: str) -> str:
 
 # ---------------------------------------------------------------- metadata
 
-_PLACE = re.compile(r"^(.{2,3}?)(省|市|自治区|特别行政区)")
+_PLACE = re.compile(r"^(.{2,3}?)(省|市|自治区|特别行政区|区|县)")
 _NATIONAL_BODIES = ("最高人民法院", "最高人民检察院", "国务院", "全国人民代表大会", "中华人民共和国")
+# a notice that carries rules in its title: 青岛市人民政府关于印发《青岛市专利资助办法》的通知
+_CARRIED = re.compile(r"(?:印发|发布|公布|颁布)[“\"]?《([^》]+)》")
+# a ministry issuing rules (国家知识产权局令, 商务部关于…): a 部门规章, whatever the rules are called
+_MINISTRY = re.compile(r"^(?:国家[^关于]{1,12}?(?:总局|局|署)|[^关于]{1,12}?(?:部|总署))(?:关于|令)")
+
+
+def _issuer_and_law(title: str) -> tuple[str, str]:
+    """Who issues and what is issued: the notice's issuer and the title it carries, or the
+    plain title twice."""
+    t = re.sub(r"\s+", "", to_simplified(title))
+    m = _CARRIED.search(t)
+    return (t[: m.start()], m.group(1)) if m else (t, t)
+
+
+def _place_named(names: tuple[str, ...]) -> str:
+    for name in names:
+        m = _PLACE.match(name)
+        if m and not name.startswith(_NATIONAL_BODIES):
+            return m.group(1)
+    return ""
 
 
 def doc_type_of(title: str) -> str:
-    """法律 / 行政法规 / 司法解释 / 地方性法规 / 部门规章, from the title's form."""
-    t = re.sub(r"\s+", "", to_simplified(title))
-    if t.startswith(("最高人民法院", "最高人民检察院")):
+    """法律 / 行政法规 / 司法解释 / 地方性法规 / 部门规章, from the title's form (of the rules a
+    notice carries, 关于印发《…办法》的通知, and of who issues them)."""
+    issuer, law = _issuer_and_law(title)
+    if issuer.startswith(("最高人民法院", "最高人民检察院")) or law.startswith(("最高人民法院", "最高人民检察院")):
         return "司法解释"
-    if _PLACE.match(t) and not t.startswith(_NATIONAL_BODIES):
+    if _place_named((issuer, law)):
         return "地方性法规"
-    if t.startswith("全国人民代表大会") or (t.startswith("中华人民共和国") and t.endswith("法")):
+    if _MINISTRY.match(issuer):
+        return "部门规章"
+    if law.startswith("全国人民代表大会") or (law.startswith("中华人民共和国") and law.endswith("法") and not law.endswith("办法")):
         return "法律"
-    if t.endswith("办法") and not t.startswith("国务院"):
+    if law.endswith("办法") and not law.startswith("国务院"):
         return "部门规章"
     return "行政法规"
 
@@ -241,12 +264,8 @@ def is_legal_title(title: str) -> bool:
 
 
 def region_of(title: str) -> str:
-    """The province or city a local regulation's title names, else 全国."""
-    t = re.sub(r"\s+", "", to_simplified(title))
-    m = _PLACE.match(t)
-    if m and not t.startswith(_NATIONAL_BODIES):
-        return m.group(1)
-    return "全国"
+    """The province, city or district a local regulation's title (or its issuer) names, else 全国."""
+    return _place_named(_issuer_and_law(title)) or "全国"
 
 
 def _iso(m: re.Match) -> str:

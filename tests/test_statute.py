@@ -121,6 +121,12 @@ def test_title_patterns():
     assert region_of("上海市浦东新区建立高水平知识产权保护制度若干规定") == "上海"
     assert doc_type_of("集成电路布图设计行政执法办法") == "部门规章"
     assert doc_type_of("国务院关于涉外知识产权纠纷处理的规定") == "行政法规"
+    # a notice carrying rules is typed and placed by the rules and by who issues them
+    for title, kind, region in [("关于印发《青岛市专利资助办法》的通知", "地方性法规", "青岛"),
+                                ("崂山区关于印发《崂山区知识产权专项资金管理办法》的通知", "地方性法规", "崂山"),
+                                ("国家知识产权局关于印发《专利侵权纠纷行政裁决办案指南》的通知", "部门规章", "全国"),
+                                ("中华人民共和国商务部令 对外贸易经营者备案登记办法", "部门规章", "全国")]:
+        assert (doc_type_of(title), region_of(title)) == (kind, region), title
     assert version_dates("2001年6月15日 公布\n\n2010年1月9日 修订\n\n第一条 ……。", "x(2023-12-11).md")[0] == "2023-12-11"
 
 
