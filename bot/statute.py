@@ -214,9 +214,16 @@ def _intro_sentence(paragraph: str) -> str:
 _PLACE = re.compile(r"^(.{2,3}?)(省|市|自治区|特别行政区|区|县)")
 _NATIONAL_BODIES = ("最高人民法院", "最高人民检察院", "国务院", "全国人民代表大会", "中华人民共和国")
 # a notice that carries rules in its title: 青岛市人民政府关于印发《青岛市专利资助办法》的通知
-_CARRIED = re.compile(r"(?:印发|发布|公布|颁布)[“\"]?《([^》]+)》")
+_CARRIED = re.compile(r"(?:印[发發]|[发發][布佈]|公[布佈]|[颁頒][布佈])[“\"]?《([^》]+)》")
 # a ministry issuing rules (国家知识产权局令, 商务部关于…): a 部门规章, whatever the rules are called
 _MINISTRY = re.compile(r"^(?:国家[^关于]{1,12}?(?:总局|局|署)|[^关于]{1,12}?(?:部|总署))(?:关于|令)")
+
+
+def carried_title(title: str) -> str:
+    """The rules a notice carries (关于印发《青岛市专利资助办法》的通知 -> 青岛市专利资助办法): what
+    people name and cite; a title that carries none is itself."""
+    m = _CARRIED.search(title)
+    return m.group(1) if m else title
 
 
 def _issuer_and_law(title: str) -> tuple[str, str]:
@@ -315,14 +322,16 @@ def version_key(title: str) -> str:
 
 
 def book_title(title: str) -> str:
-    """A title in 书名号, as citations write it: 《中华人民共和国专利法》."""
+    """A title in 书名号, as citations write it: 《中华人民共和国专利法》; a notice's articles are
+    those of the rules it carries (《青岛市专利资助办法》第五条)."""
+    title = carried_title(title)
     return title if title.startswith("《") else f"《{title}》"
 
 
 def short_title(title: str) -> str:
     """How people name a law: 《中华人民共和国专利法》 -> 专利法 (〈〉 inside a title as 《》)."""
-    t = re.sub(r"^中华人民共和国", "", re.sub(r"\s+", "", title).replace("〈", "《").replace("〉", "》"))
-    return t.strip("《》")
+    t = re.sub(r"\s+", "", carried_title(title)).replace("〈", "《").replace("〉", "》").strip("《》")
+    return re.sub(r"^中华人民共和国", "", t)
 
 
 # ---------------------------------------------------------------- article references

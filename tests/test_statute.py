@@ -318,6 +318,46 @@ def test_a_traditional_script_law_is_found_and_cited_by_article(tmp_path, settin
     assert "（二）權利被質押" in hits[0].text  # quoted as written
 
 
+NOTICE = """# 青岛市人民政府关于印发《青岛市专利资助办法》的通知
+
+各区、市人民政府，市政府各部门：现将《青岛市专利资助办法》印发给你们，请认真贯彻执行。
+
+青岛市专利资助办法
+
+第一条 为鼓励发明创造，制定本办法。
+
+第二条 本办法适用于本市行政区域内的单位和个人。
+
+第三条 对授权的发明专利，每件资助3000元。
+
+第四条 对通过《专利合作条约》途径提交的国际专利申请，每件资助10000元。
+
+第五条 同一单位每年获得的资助总额不超过50万元。
+
+第六条 申请资助的单位和个人应当在专利授权之日起一年内提出申请。
+
+第七条 以欺骗手段骗取资助的，追回资助资金，三年内不再受理其申请。
+
+第八条 本办法自2024年1月1日起施行。
+"""
+
+
+def test_a_notice_carrying_rules_is_cited_by_the_rules(tmp_path, settings):
+    """关于印发《…办法》的通知: a 青岛 rule, its articles cited and looked up by the rules' name."""
+    from bot import Assistant, Retriever, build_index
+
+    doc = parse_document(NOTICE, "notice.md")
+    assert doc.statute and (doc.doc_type, doc.region) == ("地方性法规", "青岛")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notice.md").write_text(NOTICE, encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", settings=settings, progress=False)
+    retriever = Retriever.load(tmp_path / "idx", settings=settings)
+    assert retriever.search("青岛发明专利资助多少钱", k=1)[0].citation == "《青岛市专利资助办法》第三条"
+    answer = Assistant(retriever).ask("青岛市专利资助办法第三条")
+    assert answer.answered and "每件资助3000元" in answer.text and "《青岛市专利资助办法》第三条" in answer.text
+
+
 def test_statute_docx_and_pdf(tmp_path):
     """A law arriving as Word or PDF is cut by article like a Markdown one."""
     docx = pytest.importorskip("docx")
