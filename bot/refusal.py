@@ -11,6 +11,8 @@ from .selection import Candidate
 from .text import get_jieba, is_noun, match_form, term_weight
 
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
+# a year a figure is compared against (较2019年底提高14件) reports nothing about that year
+_BASELINE_YEAR = re.compile(r"(?:较|比|相比|相较于?|同比)\s*((?:19|20)\d{2})\s*年")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
@@ -62,7 +64,9 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     if q.places and not any(p in about for p in q.places):
         return True
     seen = "".join(match_form(h.title + h.text + h.date) for h in hits[:5])
-    if any(y not in seen for y in q.years):
+    baselines = set(_BASELINE_YEAR.findall(q.simple))  # unless the question compares with it too
+    reported = _BASELINE_YEAR.sub(lambda m: m.group(0) if m.group(1) in baselines else "", seen)
+    if any(y not in reported for y in q.years):
         return True
     # an amount of money asked for (年费多少钱, 要交备案费吗？交多少？) and no amount in the quote:
     # the corpus does not say

@@ -87,6 +87,13 @@ def test_refusal_lists_nearest_passages(assistant):
     assert 1 <= len(ans.citations) <= 3
 
 
+def test_a_year_only_compared_against_is_not_reported(assistant):
+    """"较2019年底提高14件" says nothing about 2019's figures; asked as the comparison it answers."""
+    assert not assistant.ask("烟台2019年的专利授权量是多少").answered
+    ans = assistant.ask("烟台每万人发明专利拥有量较2019年底提高了多少")
+    assert ans.answered and "**14件**" in ans.text
+
+
 @pytest.mark.parametrize("bad", ["", "   ", "？？？！！", "😀😀😀", "\x00\x01\x02\x7f", "x" * 10_000,
                                  "'; DROP TABLE users; --", "<script>alert(1)</script>", "专利" * 3000])
 def test_bad_questions_get_a_message_not_a_crash(assistant, bad):
