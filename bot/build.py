@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 
 # Bumped when reading or chunking changes what an index holds for the same files (2: legal
 # documents without articles get their doc type; 3: 第五十條 and 第 50 条 mark articles, a
-# statute's text dates it over a PDF's or Word file's properties, and 关于印发《…办法》的通知 is typed
-# and placed by the rules it carries), so indexes built before are rebuilt.
+# statute's text dates it over a PDF's or Word file's properties, 关于印发《…办法》的通知 is typed
+# and placed by the rules it carries, and text outside articles (附件) is indexed), so indexes built
+# before are rebuilt.
 INGEST_VERSION = 3
 MAX_SKIPPED_LISTED = 200  # skipped files (with reasons) kept in the manifest for up-to-date builds
 

@@ -78,19 +78,21 @@ def chunk_document(doc: Document, splitter: RecursiveCharacterTextSplitter, min_
                    article_size: int = 0) -> list[Chunk]:
     """Chunks of one document with their offsets into ``doc.text`` (ids assigned later).
 
-    A statute is cut one article per chunk (long articles at 款/项 boundaries); its
-    preamble (history lines) and any other document by length.
+    A statute is cut one article per chunk (long articles at 款/项 boundaries); its text
+    outside articles (history lines, attachments) and any other document by length.
     """
-    body_end, pieces = len(doc.text), []
+    loose, pieces = [(0, len(doc.text))], []
     if doc.statute and article_size:
-        pieces, body_end = statute_pieces(doc.text, article_size)
-    chunks = _split(doc, splitter, min_chars, doc.text[:body_end])
+        pieces, loose = statute_pieces(doc.text, article_size)
+    chunks = [c for start, end in loose for c in _split(doc, splitter, min_chars, doc.text[start:end], start)]
     chunks += [Chunk(-1, doc.doc_id, doc.text[p.start:p.end], p.start, p.end, doc.title, p.article, p.path, p.lead)
                for p in pieces]
-    return chunks
+    return sorted(chunks, key=lambda c: c.start)  # in document order
 
 
-def _split(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: int, text: str) -> list[Chunk]:
+def _split(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: int, text: str,
+           offset: int = 0) -> list[Chunk]:
+    """Length-cut chunks of ``text``, which starts at ``offset`` in the document."""
     chunks, cursor = [], 0
     for piece in splitter.split_text(text):
         start = text.find(piece, max(0, cursor - len(piece)))
@@ -99,7 +101,7 @@ def _split(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: i
         cursor = start + len(piece)
         if len(piece) < min_chars:
             continue
-        chunks.append(Chunk(-1, doc.doc_id, piece, start, start + len(piece), doc.title))
+        chunks.append(Chunk(-1, doc.doc_id, piece, offset + start, offset + start + len(piece), doc.title))
     return chunks
 
 

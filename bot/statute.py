@@ -21,6 +21,8 @@ ARTICLE_START = re.compile(rf"^第{_SP}([{_NUM}]+){_SP}[条條](?:之([一二三
 HEADING = re.compile(rf"^第{_SP}([{_NUM}]+){_SP}(编|編|分编|分編|章|节|節)(?:{_SP})(\S.{{0,40}})?$")
 _LEVELS = ("编", "分编", "章", "节")
 _BARE_HEADINGS = re.compile(rf"^([总總]{_SP}[则則]|附{_SP}[则則]|分{_SP}[则則])$")
+# an attachment after the articles (附件1：申请表) is no part of the last article
+_ATTACHMENT = re.compile(rf"^附{_SP}[件表]{_SP}[0-9０-９一二三四五六七八九十]*{_SP}(?:[：:]|$|\s)")
 ITEM_START = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
 _DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _FILE_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2})\)")
@@ -141,6 +143,9 @@ def parse_articles(text: str) -> list[Article]:
             headings.append((level, re.sub(r"[\s\u3000]+", " ", line.strip())))
             current = None
             continue
+        if _ATTACHMENT.match(line):
+            current = None
+            continue
         m = ARTICLE_START.match(line)
         if m and cn_number(m.group(1)):
             current = Article(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0,
@@ -160,7 +165,12 @@ def is_statute(text: str, min_articles: int = 3, articles: list[Article] | None 
         return False
     covered = sum(a.end - a.start for a in articles)
     ordered = sum(b.number >= a.number for a, b in zip(articles, articles[1:]))
-    return covered >= 0.5 * len(text.strip()) and ordered >= 0.8 * (len(articles) - 1)
+    if ordered < 0.8 * (len(articles) - 1):
+        return False
+    # a notice carrying rules may open with a long preamble: then the rules must be most of
+    # what follows it, and more than a few articles quoted at the end of a report
+    body = len(text[articles[0].start:].strip())
+    return covered >= 0.5 * len(text.strip()) or (len(articles) >= 6 and covered >= 0.8 * body)
 
 
 def first_sentence(text: str) -> str:
@@ -168,11 +178,12 @@ def first_sentence(text: str) -> str:
     return (m.group(0) if m else text).strip()
 
 
-def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], int]:
+def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], list[tuple[int, int]]]:
     """One piece per article; an article longer than ``chunk_size`` is split at 款/项
     boundaries, and every later piece carries the sentence that introduces it.
 
-    Returns the pieces and where the articles begin (text before it is the preamble).
+    Returns the pieces and the spans of text in no article that are more than headings (the
+    preamble, an attachment): those are cut like any other text, so nothing is left unindexed.
     """
     articles = parse_articles(text)
     pieces: list[Piece] = []
@@ -195,7 +206,15 @@ def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], int]:
             group.append(para)
         if group:
             pieces.append(Piece(group[0].start, group[-1].end, art.label, path, lead))
-    return pieces, (articles[0].start if articles else len(text))
+    return pieces, _loose_spans(text, articles)
+
+
+def _loose_spans(text: str, articles: list[Article]) -> list[tuple[int, int]]:
+    bounds = [(a.start, a.end) for a in articles]
+    gaps = [(0, bounds[0][0] if bounds else len(text))]
+    gaps += [(end, start) for (_, end), (start, _) in zip(bounds, bounds[1:])] + ([(bounds[-1][1], len(text))] if bounds else [])
+    return [(s, e) for s, e in gaps
+            if any(not is_heading(text[s + a:s + b]) for a, b in _paragraph_spans(text[s:e]))]
 
 
 def strip_label(text: str) -> str:

@@ -358,6 +358,22 @@ def test_a_notice_carrying_rules_is_cited_by_the_rules(tmp_path, settings):
     assert answer.answered and "每件资助3000元" in answer.text and "《青岛市专利资助办法》第三条" in answer.text
 
 
+def test_a_long_preamble_and_an_attachment_stay_out_of_the_articles():
+    """A notice's long preamble does not hide its rules, and 附件：申请表 after the last article
+    is neither part of it nor dropped: it is cut like any other text."""
+    preamble = "为深入实施知识产权强市战略，进一步激发全社会创新活力，结合本市实际，制定本办法。" * 8
+    text = NOTICE.replace("请认真贯彻执行。", "请认真贯彻执行。" + preamble) + "\n附件：青岛市专利资助申请表\n\n申请单位 | 专利号 | 申请金额\n"
+    doc = parse_document(text, "notice.md")
+    assert doc.statute
+    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    last = next(c for c in chunks if c.article == "第八条")
+    assert last.text == "第八条 本办法自2024年1月1日起施行。"
+    attachment = next(c for c in chunks if "申请单位 | 专利号" in c.text)
+    assert not attachment.article and doc.text[attachment.start:attachment.end] == attachment.text
+    assert any(preamble[:20] in c.text and not c.article for c in chunks)
+
+
 def test_statute_docx_and_pdf(tmp_path):
     """A law arriving as Word or PDF is cut by article like a Markdown one."""
     docx = pytest.importorskip("docx")
