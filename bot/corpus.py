@@ -111,13 +111,17 @@ _MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\n]*\)")
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
 _URL = re.compile(r"https?://[^\s<>)\]\"'，。]+")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+# a web page names itself in its <h1>, or in <title> before the site's name (标题_栏目_网站)
+_HTML_H1 = re.compile(r"(?i)<\s*h1\b[^<>]*>((?:[^<]|<(?!\s*/\s*h1)){0,300})<\s*/\s*h1\s*>")
+_HTML_TITLE = re.compile(r"(?i)<\s*title\b[^<>]*>([^<]*)<\s*/\s*title\s*>")
+_SITE_SUFFIX = re.compile(r"\s*(?:[_|｜—–]|\s-\s).*$")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 # mojibake left where quotation marks were mis-decoded, e.g. "?!苯?" or "?;谋厝贿x"
 _MOJIBAKE = re.compile(r"\?[!;][^\s?A-Za-z]{0,8}[?A-Za-z]")
 _BOILERPLATE = re.compile(
     r"返回首页|返回.{0,12}新闻|【\s*打印\s*】|【\s*关闭\s*】|免责声明|版权所有|当前位置|您的位置|"
     r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|联系电话[:：]|通信地址|邮政编码|网站地图|联系我们|"
-    r"上一篇|下一篇|责任编辑|^来源[:：]|^\s*(Top|TOP|top)\s*$|^\s*文章来源|^\s*[（(]文章来源|"
+    r"上一篇|下一篇|责任编辑|^来源[:：]|打印本页|关闭窗口|^首页\s*[>＞»›/]|字体[:：]\s*[【\[]?\s*大|分享到[:：]?$|扫一扫.{0,10}手机|^\s*(Top|TOP|top)\s*$|^\s*文章来源|^\s*[（(]文章来源|"
     r"^\S{0,6}\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?$|"
     r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页|/\s*\d{1,4})?[-—–\s]*$"  # page numbers
 )
@@ -320,6 +324,12 @@ def guess_title(raw_body: str, clean: str) -> str:
     for line in raw_body.splitlines():
         if re.match(r"^\s{0,3}#{1,6}\s+\S", line):
             return _MD_HEADING.sub("", line).strip().strip("*")
+    for pattern in (_HTML_H1, _HTML_TITLE):  # a breadcrumb line may come first in the body
+        m = pattern.search(raw_body[:200_000])
+        title = " ".join(html.unescape(_TAG.sub("", m.group(1))).split()) if m else ""
+        title = _SITE_SUFFIX.sub("", title) if pattern is _HTML_TITLE else title
+        if len(title) >= 4:
+            return title
     first = clean.split("\n\n", 1)[0]
     first = re.split(r"\s*(您的位置|当前位置)", first)[0]
     return first[:80]

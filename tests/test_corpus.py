@@ -75,6 +75,16 @@ def test_metadata_extracted_without_front_matter():
     assert doc.source == "x.md"
 
 
+def test_a_saved_web_page_is_named_by_its_heading_not_its_breadcrumb():
+    page = ("<html><head><title>威海市专利资助办法_政策法规_威海市市场监督管理局</title></head><body>"
+            "<div>首页 &gt; 政策法规 &gt; 正文</div><div>【字体：大 中 小】</div>{h1}"
+            "<p>威海市对发明专利给予资助，每件5000元。</p><div>打印本页 关闭窗口</div><div>分享到：</div></body></html>")
+    with_h1 = parse_document(page.format(h1="<h1>威海市<b>专利</b>资助办法</h1>"), "x.html", "x.html")
+    assert with_h1.title == "威海市专利资助办法"
+    assert with_h1.text == "威海市专利资助办法\n\n威海市对发明专利给予资助，每件5000元。"  # no page furniture
+    assert parse_document(page.format(h1=""), "x.html", "x.html").title == "威海市专利资助办法"  # <title>, site name cut
+
+
 def test_unreadable_files_are_skipped_not_fatal(tmp_path, caplog):
     (tmp_path / "good.txt").write_text("烟台有院士工作站33个，人才资源总量突破190万人。", encoding="utf-8")
     (tmp_path / "gbk.txt").write_bytes("威海市对发明专利给予资助，每件5000元。".encode("gbk"))
