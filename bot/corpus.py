@@ -370,7 +370,9 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
         effective = ""
         if is_legal_title(title):
             meta = {"doc_type": doc_type_of(title), "region": region_of(title), **meta}
-    date = normalise_date(meta.get("date")) or normalise_date(_DATE.search(clean).group(0) if _DATE.search(clean) else "")
+    # a page's bare date line ("2023-05-06 10:20") is dropped as furniture, but it still dates the page
+    found = _DATE.search(clean) or _DATE.search(body[:20_000])
+    date = normalise_date(meta.get("date")) or normalise_date(found.group(0) if found else "")
     source = _meta_str(meta, "source", "url", "link") or (url.group(0) if url else path)
     return Document(
         doc_id=doc_id,

@@ -83,6 +83,8 @@ def test_a_saved_web_page_is_named_by_its_heading_not_its_breadcrumb():
     assert with_h1.title == "威海市专利资助办法"
     assert with_h1.text == "威海市专利资助办法\n\n威海市对发明专利给予资助，每件5000元。"  # no page furniture
     assert parse_document(page.format(h1=""), "x.html", "x.html").title == "威海市专利资助办法"  # <title>, site name cut
+    # the bare date line is furniture in the text, but still the page's date
+    assert parse_document(page.format(h1="<div>2023-05-06 10:20</div>"), "x.html", "x.html").date == "2023-05-06"
 
 
 def test_unreadable_files_are_skipped_not_fatal(tmp_path, caplog):
