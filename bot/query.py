@@ -178,11 +178,15 @@ def analyse(text: str) -> Question:
 def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:
     """The question in the laws' words (外观专利能管多少年 -> 外观设计能期限): the encoder matches an
     article's wording far better than a paraphrase of it. "" when nothing changes."""
-    out = simple.lower()  # the table's keys are lower case (app)
-    for lay, terms in sorted(found.items(), key=lambda kv: -len(kv[0])):
-        if len(lay) > 1 and terms and terms[0] not in out:  # a lone 批 or 卖 is often part of another word (获批)
-            out = out.replace(lay, terms[0])
-    return out if out != simple.lower() else ""
+    text = simple.lower()  # the table's keys are lower case (app)
+    # a lone 批 or 卖 is often part of another word (获批); one pass, so a term put in (电子商务平台)
+    # is not itself reworded (平台 -> 网络服务提供者)
+    swap = {lay: terms[0] for lay, terms in found.items() if len(lay) > 1 and terms and terms[0] not in text}
+    if not swap:
+        return ""
+    pattern = "|".join(re.escape(lay) for lay in sorted(swap, key=len, reverse=True))
+    out = re.sub(pattern, lambda m: swap[m.group(0)], text)
+    return out if out != text else ""
 
 
 def law_names(simple: str) -> list[str]:
