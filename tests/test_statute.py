@@ -146,6 +146,22 @@ def test_compound_terms_match_in_either_order():
     assert coverage(["保护中心"], match_form("加强保护。建设覆盖全省的专利大数据服务中心。")) == 0.0
 
 
+def test_every_statutory_term_of_the_lexicon_is_in_the_shipped_texts():
+    """A term no shipped text uses (a typo, a word the laws do not say) rewords questions into
+    wording nothing matches."""
+    from bot.lexicon import LAY_TERMS
+
+    shipped = "".join(match_form(p.read_text(encoding="utf-8")) for p in SHIPPED.rglob("*.*") if p.suffix in (".md", ".txt", ".html"))
+    assert not [(k, t) for k, terms in LAY_TERMS.items() for t in terms if match_form(t) not in shipped]
+    assert all(k == k.lower() for k in LAY_TERMS)  # questions are matched lower-cased
+    # everyday wording reworded: 搬运 (reposting) is 通过信息网络向公众提供, 抢注 is 抢先注册
+    assert "通过信息网络向公众提供" in analyse("我的视频被人搬运到别的平台了").statutory
+    assert "抢先注册" in analyse("商标被人抢注了怎么办").statutory
+    # one pass: a term put in (拼多多 -> 电子商务平台) is not reworded again (平台 -> 网络服务提供者)
+    reworded = analyse("拼多多商家被投诉了，平台让我几天内申诉？").statutory
+    assert "电子商务平台" in reworded and "网络服务提供者" in reworded and "电子商务网络服务提供者" not in reworded
+
+
 def test_a_question_is_also_searched_in_the_laws_terms(retriever):
     from bot import Settings
     from bot.embedding import encode
