@@ -166,8 +166,8 @@ def analyse(text: str) -> Question:
         unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in asking), "") or \
             next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
-    terms = content_terms(simple)
     found = lay_terms(simple)
+    terms = content_terms(simple, found)
     expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
                     aliases_for(terms, found), expansion, defined_term(simple), law_names(simple),

@@ -12,6 +12,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,18 @@ QUESTION_FRAMES = re.compile(
 )
 
 
-def content_terms(text: str) -> list[str]:
-    """Distinct topical terms of a question (jieba precise mode), for coverage checks."""
+def content_terms(text: str, phrases: Iterable[str] = ()) -> list[str]:
+    """Distinct topical terms of a question (jieba precise mode), for coverage checks.
+
+    ``phrases`` (everyday words the lexicon knows) stay whole: jieba cuts 刷单刷好评 into
+    刷 / 单刷 / 好评, and no term would carry 刷单's statutory terms."""
     jieba = get_jieba()
+    norm = QUESTION_FRAMES.sub(" ", to_simplified(text).lower())
+    whole = sorted((p for p in phrases if len(p) >= 2), key=len, reverse=True)
+    parts = re.split(f"({'|'.join(map(re.escape, whole))})", norm) if whole else [norm]
+    tokens = [tok for i, part in enumerate(parts) for tok in ([part] if i % 2 else jieba.lcut(part))]
     seen: dict[str, None] = {}
-    for tok in jieba.lcut(QUESTION_FRAMES.sub(" ", to_simplified(text).lower())):
+    for tok in tokens:
         tok = tok.strip()
         if tok and tok not in STOPWORDS and not _PUNCT_TOKEN.match(tok):
             seen.setdefault(tok, None)

@@ -157,6 +157,10 @@ def test_every_statutory_term_of_the_lexicon_is_in_the_shipped_texts():
     # everyday wording reworded: 搬运 (reposting) is 通过信息网络向公众提供, 抢注 is 抢先注册
     assert "通过信息网络向公众提供" in analyse("我的视频被人搬运到别的平台了").statutory
     assert "抢先注册" in analyse("商标被人抢注了怎么办").statutory
+    # an everyday phrase the table knows is one term of the question, with its statutory terms,
+    # wherever jieba would cut (刷单刷好评 -> 刷 / 单刷 / 好评)
+    q = analyse("朋友让我帮他刷单刷好评，这样会被罚吗？")
+    assert {"刷单", "刷好评"} <= set(q.terms) and "组织虚假交易" in q.aliases["刷单"]
     # one pass: a term put in (拼多多 -> 电子商务平台) is not reworded again (平台 -> 网络服务提供者)
     reworded = analyse("拼多多商家被投诉了，平台让我几天内申诉？").statutory
     assert "电子商务平台" in reworded and "网络服务提供者" in reworded and "电子商务网络服务提供者" not in reworded
