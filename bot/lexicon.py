@@ -743,7 +743,6 @@ LAY_TERMS: dict[str, tuple[str, ...]] = {
     "后果是什么": ("法律责任",),
     # consequences where the asker has done something wrong
     "被怎么处理": ("依法处理", "法律责任", "责令改正"),
-    "被查到": ("查处", "法律责任"),
     "什么责任": ("法律责任", "民事责任", "承担责任"),  # 要承担什么责任 -> 要承担法律责任
     "担责": ("承担责任", "法律责任", "赔偿责任"),
     "谁的责任": ("承担责任", "连带责任", "赔偿责任"),
@@ -787,12 +786,10 @@ LAY_TERMS: dict[str, tuple[str, ...]] = {
     "晚了": ("逾期", "期限", "届满"),
     "多少天": ("期限", "日内", "之日起"),
     "几天内": ("期限内", "日内", "之日起"),
-    "多久之内": ("期限内", "日内", "之日起"),
     "截止日期": ("期限", "届满", "期满"),  # bare 截止 is 截止目前 (as of now)
     "截止时间": ("期限", "届满", "期满"),
     "从哪天": ("之日起", "起算", "期限"),
     "从什么时候": ("之日起", "起算", "期限"),
-    "过了多久": ("诉讼时效", "期限", "之日起"),
     "过了这么久": ("诉讼时效", "期限", "之日起"),
     # ---- authorities (patent, trademark and copyright offices differ: neutral terms first)
     "找谁": ("主管部门", "负责", "行政管理部门"),
@@ -897,12 +894,36 @@ LAY_TERMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Longer everyday words a key sits inside that mean something else: 告 in 广告, 几年 in 好几年
+# ("for years", not "how many years"), 算法 in 也算法律. Inside these the key is not matched.
+LAY_TRAPS: dict[str, tuple[str, ...]] = {
+    "告": ("广告", "公告", "报告", "警告", "告诉", "宣告", "告知", "通告", "劝告"),
+    "书": ("证书", "申请书", "说明书", "书面", "授权书", "请求书", "意见书", "通知书", "协议书", "承诺书", "判决书"),
+    "包": ("包括", "包装", "包含", "承包", "红包", "打包"),
+    "品种": ("商品种类", "产品种类"),
+    "批": ("批准", "批发", "一批", "批次", "审批", "批复", "批量", "批评"),
+    "押": ("扣押",), "扣": ("回扣", "扣除", "折扣"), "货": ("货币",),
+    "画": ("画面", "计划", "规划", "策划"), "卖": ("拍卖",),
+    "程序": ("诉讼程序", "审查程序", "申请程序", "法定程序", "复审程序", "审批程序", "行政程序", "办理程序"),
+    "违法": ("违法所得", "违法经营额"),
+    "新的": ("创新的", "最新的", "重新的", "更新的"),
+    "几年": ("好几年", "前几年", "近几年", "这几年", "过几年"),
+    "能管": ("智能管",), "同行": ("相同行",), "算法": ("算法律",),
+}
+
+
 def lay_terms(simple: str) -> dict[str, tuple[str, ...]]:
     """Everyday words found in a (simplified, lower-cased) question, with their statutory terms."""
     text = simple.lower()
-    found = {k: v for k, v in LAY_TERMS.items() if v and k in text}
+    found = {k: v for k, v in LAY_TERMS.items() if v and k in _without(text, LAY_TRAPS.get(k, ()))}
     # a longer phrase wins over the words inside it (管多少年 over 多少年)
     return {k: v for k, v in found.items() if not any(k != o and k in o for o in found)}
+
+
+def _without(text: str, traps: tuple[str, ...]) -> str:
+    for trap in traps:
+        text = text.replace(trap, "|")
+    return text
 
 
 def aliases_for(terms: list[str], found: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .corpus import REGIONS
-from .lexicon import aliases_for, lay_terms
+from .lexicon import LAY_TRAPS, aliases_for, lay_terms
 from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
@@ -184,6 +184,8 @@ def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:
     swap = {lay: terms[0] for lay, terms in found.items() if len(lay) > 1 and terms and terms[0] not in text}
     if not swap:
         return ""
+    # a key's traps (好几年 for 几年) are tried first and left as they are
+    swap |= {trap: trap for lay in list(swap) for trap in LAY_TRAPS.get(lay, ())}
     pattern = "|".join(re.escape(lay) for lay in sorted(swap, key=len, reverse=True))
     out = re.sub(pattern, lambda m: swap[m.group(0)], text)
     return out if out != text else ""

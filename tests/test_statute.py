@@ -161,6 +161,11 @@ def test_every_statutory_term_of_the_lexicon_is_in_the_shipped_texts():
     # wherever jieba would cut (刷单刷好评 -> 刷 / 单刷 / 好评)
     q = analyse("朋友让我帮他刷单刷好评，这样会被罚吗？")
     assert {"刷单", "刷好评"} <= set(q.terms) and "组织虚假交易" in q.aliases["刷单"]
+    # a key inside a longer word that means something else is not that key: 算法 in 也算法律,
+    # 几年 in 审了好几年 (no "how many years"), 告 in 广告
+    assert "智力活动" not in analyse("这也算法律保护的装潢吗？").statutory
+    assert "期限" not in analyse("发明专利审了好几年才批下来").statutory
+    assert "起诉" not in analyse("在网上打广告宣传专利产品要注意什么").expansion
     # one pass: a term put in (拼多多 -> 电子商务平台) is not reworded again (平台 -> 网络服务提供者)
     reworded = analyse("拼多多商家被投诉了，平台让我几天内申诉？").statutory
     assert "电子商务平台" in reworded and "网络服务提供者" in reworded and "电子商务网络服务提供者" not in reworded
