@@ -607,6 +607,9 @@ def test_question_reading_edge_cases():
     assert analyse("商标是啥时候到期").defines == ""
     assert analyse("侵权了归法院还是归市场监管局管").kind != "owner" and analyse("这事归谁管").kind == "who"
     assert "计算机软件" in analyse("APP源码被抄了").statutory
+    # A不A asks yes or no: 带了几个包 is the situation, not a count asked for
+    assert analyse("行李里带了几个仿冒名牌包自己用，会不会被海关扣下？").kind == "condition"
+    assert analyse("这算不算侵权").kind == analyse("需不需要备案").kind == "condition"
     q = analyse("什么是商标？")
     assert not q.defined_in(match_form("期满未答复的，视为撤回申请，商标评审委员会不予受理。"))
 
