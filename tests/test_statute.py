@@ -152,7 +152,8 @@ def test_every_statutory_term_of_the_lexicon_is_in_the_shipped_texts():
     from bot.lexicon import LAY_TERMS
 
     shipped = "".join(match_form(p.read_text(encoding="utf-8")) for p in SHIPPED.rglob("*.*") if p.suffix in (".md", ".txt", ".html"))
-    assert not [(k, t) for k, terms in LAY_TERMS.items() for t in terms if match_form(t) not in shipped]
+    # (a row that starts with its own word keeps the question's wording and only adds terms)
+    assert not [(k, t) for k, terms in LAY_TERMS.items() for t in terms if t != k and match_form(t) not in shipped]
     assert all(k == k.lower() for k in LAY_TERMS)  # questions are matched lower-cased
     # everyday wording reworded: 搬运 (reposting) is 通过信息网络向公众提供, 抢注 is 抢先注册
     assert "通过信息网络向公众提供" in analyse("我的视频被人搬运到别的平台了").statutory
