@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .query import Question
 from .retrieval import Hit
 from .statute import ITEM_START, cn_number, strip_label
-from .text import FIGURE, coverage, match_form, phrase_share, term_weight, to_simplified
+from .text import FIGURE, coverage, in_unit, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
@@ -169,7 +169,7 @@ def type_bonus(q: Question, clause: str) -> float:
         if not figures:
             return -0.15
         if q.unit:  # the asked unit (家, 元, %...) must be there
-            return 0.15 if any(q.unit in f for f in figures) else -0.1
+            return 0.15 if any(in_unit(f, q.unit) for f in figures) else -0.1
         return 0.08
     if q.kind == "date":
         return 0.15 if DATE.search(simple) else -0.1
@@ -237,7 +237,7 @@ def key_figure(q: Question, clause: str) -> str:
         matches = [m for m in FIGURE.finditer(simple)
                    if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
-            matches = [m for m in matches if q.unit in m.group()] or matches
+            matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
     if not matches:
         return ""
     occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms for m in re.finditer(re.escape(t), simple)]

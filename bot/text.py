@@ -207,14 +207,21 @@ def term_parts(term: str) -> tuple[str, ...]:
 # a Chinese numeral starts with a digit word: 十五, 二十, 一百 (a bare 万 of "万元" is a unit, not a number)
 _CN_NUM = "[一二三四五六七八九十两半][零一二三四五六七八九十百千万两]*"
 FIGURE = re.compile(
-    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:\d[\d,，.]*余?|" + _CN_NUM + r")\s*(?:万|亿|千|百)?\s*"
+    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:"
+    r"(?:\d[\d,，.]*余?|" + _CN_NUM + r")\s*(?:万|亿|千|百)?\s*"
     r"(?:个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
+    r"|百分之(?:\d[\d.]*|" + _CN_NUM + r"))"  # the laws write a share as 百分之二十
 )
+
+
+def in_unit(figure: str, unit: str) -> bool:
+    """Whether a figure (a FIGURE match) is in ``unit``: 百分之二十 is in %."""
+    return unit in figure or (unit in ("%", "％") and "百分之" in figure)
 
 
 def has_figure(text: str, unit: str) -> bool:
     """Whether ``text`` (simplified) states an amount in ``unit`` (年, 元, 家...)."""
-    return any(unit in m.group() for m in FIGURE.finditer(text))
+    return any(in_unit(m.group(), unit) for m in FIGURE.finditer(text))
 
 
 NOUN_FLAGS = ("n", "eng", "l", "j")

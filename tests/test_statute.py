@@ -598,6 +598,15 @@ def test_only_a_law_is_read_as_a_law(question, laws):
     assert analyse(question).laws == laws
 
 
+def test_a_share_written_in_words_is_a_percentage():
+    """The laws write 不低于百分之二十, people ask 多少比例 (%): the figure is the answer's."""
+    from bot.selection import key_figure
+
+    q = analyse("学校转让专利后至少得拿出多少比例奖励发明人？")
+    assert q.unit == "%"
+    assert key_figure(q, "应当从转让的净收入中提取不低于百分之六十的比例用于奖励，五年内每年提取") == "不低于百分之六十"
+
+
 def test_question_reading_edge_cases():
     from bot.query import places_in
 
