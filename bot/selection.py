@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .query import Question
 from .retrieval import Hit
-from .statute import ITEM_START, cn_number, strip_label
+from .statute import ITEM_START, cn_number, list_intro, strip_label
 from .text import FIGURE, coverage, in_unit, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
@@ -152,10 +152,7 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
 
 
 def _introduces_list(paragraph: str) -> str:
-    m = re.search(r"[^。；;]*[：:]\s*$", paragraph)
-    if not m:
-        return ""
-    return strip_label(m.group(0).strip())
+    return strip_label(list_intro(paragraph))
 
 
 def type_bonus(q: Question, clause: str) -> float:

@@ -210,9 +210,8 @@ def statute_pieces(text: str, chunk_size: int) -> tuple[list[Piece], list[tuple[
 
 
 def _loose_spans(text: str, articles: list[Article]) -> list[tuple[int, int]]:
-    bounds = [(a.start, a.end) for a in articles]
-    gaps = [(0, bounds[0][0] if bounds else len(text))]
-    gaps += [(end, start) for (_, end), (start, _) in zip(bounds, bounds[1:])] + ([(bounds[-1][1], len(text))] if bounds else [])
+    """The text before, between and after the articles, where it is more than headings."""
+    gaps = zip([0, *(a.end for a in articles)], [*(a.start for a in articles), len(text)])
     return [(s, e) for s, e in gaps
             if any(not is_heading(text[s + a:s + b]) for a, b in _paragraph_spans(text[s:e]))]
 
@@ -222,10 +221,15 @@ def strip_label(text: str) -> str:
     return ARTICLE_START.sub("", text, count=1).lstrip(" \u3000")
 
 
-def _intro_sentence(paragraph: str) -> str:
-    """The sentence that introduces a list (ends with a colon), else the first sentence."""
+def list_intro(paragraph: str) -> str:
+    """The sentence that introduces a list (it ends the paragraph with a colon), or ""."""
     m = re.search(r"[^。；;]*[：:]\s*$", paragraph)
-    return m.group(0).strip() if m else first_sentence(paragraph)
+    return m.group(0).strip() if m else ""
+
+
+def _intro_sentence(paragraph: str) -> str:
+    """The sentence that introduces a list, else the first sentence."""
+    return list_intro(paragraph) or first_sentence(paragraph)
 
 
 # ---------------------------------------------------------------- metadata
