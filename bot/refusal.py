@@ -8,7 +8,7 @@ import re
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
 from .selection import Candidate
-from .text import get_jieba, is_noun, match_form, term_weight
+from .text import get_jieba, has_figure, is_noun, match_form, term_weight, to_simplified
 
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
 # a year a figure is compared against (较2019年底提高14件) reports nothing about that year
@@ -76,6 +76,10 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
         asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴")]
         if not any("元" in c.figure and (not asked or any(t in match_form(c.sentence) for t in asked)) for c in chosen):
             return True
+    # a count or measure asked of the law (一年考几次) that no quoted article states in that unit:
+    # the law does not say (news pages count with other words, so only articles)
+    if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit) for c in chosen):
+        return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)
 

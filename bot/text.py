@@ -209,14 +209,18 @@ _CN_NUM = "[一二三四五六七八九十两半][零一二三四五六七八九
 FIGURE = re.compile(
     r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:"
     r"(?:\d[\d,，.]*余?|" + _CN_NUM + r")\s*(?:万|亿|千|百)?\s*"
-    r"(?:个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
+    r"(?:个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|天|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
     r"|百分之(?:\d[\d.]*|" + _CN_NUM + r"))"  # the laws write a share as 百分之二十
 )
 
 
+# units people and the laws write differently: 几天 is answered by 三十日, 多少比例 by 百分之二十
+_SAME_UNIT = {"天": ("日",), "日": ("天",), "%": ("％", "百分之"), "％": ("%", "百分之")}
+
+
 def in_unit(figure: str, unit: str) -> bool:
-    """Whether a figure (a FIGURE match) is in ``unit``: 百分之二十 is in %."""
-    return unit in figure or (unit in ("%", "％") and "百分之" in figure)
+    """Whether a figure (a FIGURE match) is in ``unit``: 百分之二十 is in %, 三十日 in 天."""
+    return any(u in figure for u in (unit, *_SAME_UNIT.get(unit, ())))
 
 
 def has_figure(text: str, unit: str) -> bool:

@@ -605,6 +605,17 @@ def test_a_share_written_in_words_is_a_percentage():
     q = analyse("学校转让专利后至少得拿出多少比例奖励发明人？")
     assert q.unit == "%"
     assert key_figure(q, "应当从转让的净收入中提取不低于百分之六十的比例用于奖励，五年内每年提取") == "不低于百分之六十"
+    from bot.text import has_figure
+
+    assert has_figure("应当在三十日内作出决定", "天") and not has_figure("有效期为10年", "天")
+
+
+def test_a_count_the_law_does_not_state_is_refused(assistant):
+    """几次 asked of the law: an article with a time limit in months is no answer (it was **三个月**);
+    the laws write days as 日, so 几天 is still answered by 十五日."""
+    assert not assistant.ask("专利复审一般要开几次会？").answered
+    ans = assistant.ask("专利侵权纠纷处理要几天能有结果？")
+    assert ans.answered and "十五日" in ans.text
 
 
 def test_question_reading_edge_cases():
