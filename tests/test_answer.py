@@ -87,6 +87,12 @@ def test_refusal_lists_nearest_passages(assistant):
     assert 1 <= len(ans.citations) <= 3
 
 
+def test_a_count_in_dan_is_the_figure_asked(assistant):
+    # 几单 is answered by 2单, not by the 13亿元 and 28家 of the same sentence
+    ans = assistant.ask("烟台发了几单知识产权证券化产品")
+    assert ans.answered and ans.text.startswith("**2单**")
+
+
 def test_a_year_only_compared_against_is_not_reported(assistant):
     """"较2019年底提高14件" says nothing about 2019's figures; asked as the comparison it answers."""
     assert not assistant.ask("烟台2019年的专利授权量是多少").answered
