@@ -72,7 +72,7 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 def _score(q: Question, own_text: str, context: str, clause: str, rank: int, rank_weight: float = 0.08) -> float:
     own = coverage(q.terms, own_text, q.aliases)
     ctx = coverage(q.terms, context, q.aliases)
-    return (0.7 * own + 0.3 * ctx + 0.15 * phrase_share(q.terms, own_text) + type_bonus(q, clause)
+    return (0.7 * own + 0.3 * ctx + 0.15 * phrase_share(q.terms, own_text, match_form(q.simple)) + type_bonus(q, clause)
             + rank_weight / (rank + 1))
 
 

@@ -245,10 +245,12 @@ def is_noun(term: str) -> bool:
     return tag.startswith(NOUN_FLAGS)
 
 
-def phrase_share(terms: list[str], normalised_text: str) -> float:
+def phrase_share(terms: list[str], normalised_text: str, question: str = "") -> float:
     """Share of neighbouring question terms that also stand side by side in the passage
-    ("在孵" + "企业" as "在孵企业"): a phrase match, not just shared words."""
-    pairs = list(zip(terms, terms[1:]))
+    ("在孵" + "企业" as "在孵企业"): a phrase match, not just shared words. With the
+    ``question`` (match form), only terms side by side in it count as neighbours: 烟台 and 孵 in
+    烟台在孵企业 are not (a stopword stood between them)."""
+    pairs = [(a, b) for a, b in zip(terms, terms[1:]) if not question or a + b in question]
     if not pairs:
         return 0.0
     return sum(a + b in normalised_text for a, b in pairs) / len(pairs)

@@ -93,6 +93,13 @@ def test_a_count_in_dan_is_the_figure_asked(assistant):
     assert ans.answered and ans.text.startswith("**2单**")
 
 
+def test_neighbouring_terms_are_neighbours_in_the_question(assistant):
+    # 烟台在孵企业: 烟台 and 孵 are not a phrase (在 stood between), so 烟台孵化载体…孵化器1家 is no
+    # better a match than 在孵企业1899家
+    ans = assistant.ask("烟台在孵企业有多少家")
+    assert ans.text.startswith("**1899家**") and "**1家**" not in ans.text
+
+
 def test_a_year_only_compared_against_is_not_reported(assistant):
     """"较2019年底提高14件" says nothing about 2019's figures; asked as the comparison it answers."""
     assert not assistant.ask("烟台2019年的专利授权量是多少").answered
