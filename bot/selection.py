@@ -237,7 +237,9 @@ def key_figure(q: Question, clause: str) -> str:
             matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
     if not matches:
         return ""
-    occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms for m in re.finditer(re.escape(t), simple)]
+    # a term counts where the clause says it in the laws' or the report's words too (最多 as 最高)
+    occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms
+                   for form in dict.fromkeys((t, *q.aliases.get(t, ()))) for m in re.finditer(re.escape(form), simple)]
     # a figure belongs to the comma clause it stands in ("…实用新型专利权的期限为十年，外观设计
     # 专利权的期限为十五年": 外观设计 counts for 十五年, not for the 十年 before it)
     bounds = [0, *(m.end() for m in re.finditer(r"[，,；;。：:]", simple)), len(simple)]

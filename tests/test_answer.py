@@ -93,6 +93,11 @@ def test_a_count_in_dan_is_the_figure_asked(assistant):
     assert ans.answered and ans.text.startswith("**2单**")
 
 
+def test_the_figure_is_read_near_the_words_asked_in_their_corpus_form(assistant):
+    # 每年最多能补贴多少: "每年最高补贴6万元", not the 60% rate earlier in the sentence
+    assert assistant.ask("企业专利保险每年最多能补贴多少").text.startswith("**6万元**")
+
+
 def test_neighbouring_terms_are_neighbours_in_the_question(assistant):
     # 烟台在孵企业: 烟台 and 孵 are not a phrase (在 stood between), so 烟台孵化载体…孵化器1家 is no
     # better a match than 在孵企业1899家
