@@ -102,6 +102,8 @@ _FRONT_MATTER = re.compile(r"\A\ufeff?[ \t\r\n]*---[ \t]*\n(.{0,%d}?)\n---[ \t]*
 # Every pattern below runs in linear time: no repetition crosses the character that starts
 # another attempt ("<" for tags, "[" for links), so no input makes the engine backtrack.
 _BLOCK_TAGS = re.compile(r"(?i)<\s*/?\s*(?:p|br|div|li|ul|ol|h[1-6]|tr|table|section|article|blockquote|hr)\b[^<>]*>")
+# a table cell ends: cells stay apart as in Word tables ("崂山区 | 2023 | 150万元", not 2023150万元)
+_CELL_END = re.compile(r"(?i)<\s*/\s*t[dh]\s*>")
 _DROP_NAMES = ("script", "style", "noscript", "iframe", "head")
 _DROP_OPEN = re.compile(r"(?i)<\s*(%s)\b[^<>]*>" % "|".join(_DROP_NAMES))
 _DROP_CLOSE = {name: re.compile(r"(?i)<\s*/\s*%s\s*>" % name) for name in _DROP_NAMES}
@@ -199,6 +201,7 @@ def _drop_elements(text: str) -> str:
 def strip_markup(text: str) -> str:
     """HTML and Markdown to plain text, one paragraph per line (linear time on any input)."""
     text = _drop_elements(text)
+    text = _CELL_END.sub(" | ", text)
     text = _BLOCK_TAGS.sub("\n", text)
     text = _AUTOLINK.sub(r"\1", text)
     text = _TAG.sub("", text)
@@ -207,6 +210,8 @@ def strip_markup(text: str) -> str:
     text = _MD_LINK.sub(r"\1", text)
     lines = []
     for line in text.splitlines():
+        if "|" in line:  # a table row: one separator between filled cells, none at the ends
+            line = " | ".join(cell.strip() for cell in line.split("|") if cell.strip())
         line = _MD_HEADING.sub("", line)
         line = _MD_EMPHASIS.sub(r"\2", line)
         lines.append(line)

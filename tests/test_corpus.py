@@ -61,6 +61,14 @@ def test_html_entities_and_tags():
     assert clean_text("<div>专利&amp;商标&nbsp;&lt;试点&gt;</div><script>alert(1)</script>") == "专利&商标 <试点>"
 
 
+def test_web_table_cells_stay_apart():
+    # glued cells made one figure of a year and an amount: 崂山区2023150万元
+    table = ("<table><tr><th>区</th><th>年份</th><th>资助金额</th></tr>"
+             "<tr><td>崂山区</td><td>2023</td><td>150万元</td></tr></table>")
+    assert clean_text(table) == "区 | 年份 | 资助金额\n\n崂山区 | 2023 | 150万元"
+    assert clean_text("| 区 | 金额 |\n| 崂山区 | 150万元 |") == "区 | 金额\n\n崂山区 | 150万元"
+
+
 def test_repeated_paragraphs_kept_once():
     para = "烟台市大力开展科信贷业务，引导金融机构加大对科技型企业的支持力度。"
     assert clean_text(f"{para}\n\n中间段落，内容不同。\n\n{para}").count(para) == 1
