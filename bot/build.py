@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 # documents without articles get their doc type; 3: 第五十條 and 第 50 条 mark articles, a
 # statute's text dates it over a PDF's or Word file's properties, 关于印发《…办法》的通知 is typed
 # and placed by the rules it carries, text outside articles (附件) is indexed, a web page is named by
-# its <h1>/<title>, its furniture (首页 >, 打印本页) is dropped and its table cells kept apart), so indexes
-# built before are rebuilt.
+# its <h1>/<title>, its furniture (首页 >, 打印本页) is dropped and its table cells kept apart, and a page is filed
+# under a city its title names), so indexes built before are rebuilt.
 INGEST_VERSION = 3
 MAX_SKIPPED_LISTED = 200  # skipped files (with reasons) kept in the manifest for up-to-date builds
 

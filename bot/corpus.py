@@ -26,6 +26,7 @@ import yaml
 from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
+from .places import guess_region
 from .statute import doc_type_of, is_legal_title, is_statute, parse_articles, region_of, version_dates
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ MAX_META_CHARS = 500  # per metadata value; titles are cut shorter (MAX_TITLE_CH
 MAX_TITLE_CHARS = 200
 META_KEYS = ("title", "date", "source", "url", "link", "region", "doc_type", "type", "effective")
 
-# Regions we recognise, most specific first; the value is what a filter offers.
-REGIONS = {
-    "崂山": "青岛/崂山", "青岛": "青岛", "烟台": "烟台", "莱州": "烟台", "济南": "济南", "潍坊": "潍坊",
-    "淄博": "淄博", "威海": "威海", "日照": "日照", "临沂": "临沂", "东营": "东营", "济宁": "济宁",
-    "山东": "山东", "全国": "全国", "国家知识产权局": "全国",
-}
 
 
 @dataclass
@@ -314,17 +309,6 @@ def normalise_date(value: object) -> str:
     return s
 
 
-def guess_region(text: str) -> str:
-    counts: dict[str, int] = {}
-    for key, region in REGIONS.items():
-        n = text.count(key)
-        if n:
-            counts[region] = counts.get(region, 0) + n
-    if not counts:
-        return ""
-    return max(counts, key=lambda r: (counts[r], -list(REGIONS.values()).index(r)))
-
-
 def guess_title(raw_body: str, clean: str) -> str:
     for line in raw_body.splitlines():
         if re.match(r"^\s{0,3}#{1,6}\s+\S", line):
@@ -385,7 +369,7 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
         text=clean,
         date=_one_line(date, MAX_META_CHARS),
         source=_one_line(source, MAX_META_CHARS),
-        region=_meta_str(meta, "region") or guess_region(title + "\n" + clean),
+        region=_meta_str(meta, "region") or guess_region(title, clean),
         doc_type=_meta_str(meta, "doc_type", "type") or "",
         path=path,
         effective=normalise_date(meta.get("effective")) or effective,

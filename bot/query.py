@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .corpus import REGIONS
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
+from .places import GAZETTEER, REGIONS
 from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
@@ -97,16 +97,6 @@ def defined_term(simple: str) -> str:
     return ""
 
 
-# Places people ask about that the corpus may not cover: provinces, large cities, abroad.
-GAZETTEER = frozenset(
-    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 河南 湖北 湖南 广东 海南 四川 "
-    "贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 台湾 广州 深圳 杭州 南京 苏州 武汉 成都 "
-    "西安 郑州 长沙 合肥 福州 厦门 宁波 无锡 佛山 东莞 大连 沈阳 哈尔滨 长春 石家庄 太原 南昌 昆明 贵阳 "
-    "南宁 兰州 海口 乌鲁木齐 呼和浩特 银川 西宁 拉萨 天津滨海 中关村 美国 欧洲 欧盟 日本 韩国 德国 英国 "
-    "法国 俄罗斯 印度 新加坡 澳大利亚 加拿大 东南亚 非洲 "
-    # districts with rules of their own (上海市浦东新区…若干规定)
-    "浦东 前海 横琴 南沙 雄安 临港 海淀 滨海新区".split()
-)
 _PLACE_SUFFIX = ("省", "市", "县", "州", "国", "洲")
 
 

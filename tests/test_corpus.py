@@ -95,6 +95,13 @@ def test_a_saved_web_page_is_named_by_its_heading_not_its_breadcrumb():
     assert parse_document(page.format(h1="<div>2023-05-06 10:20</div>"), "x.html", "x.html").date == "2023-05-06"
 
 
+def test_a_page_about_another_city_is_filed_under_it():
+    # regions beyond Shandong come from the title: a page about 杭州 is 杭州's; a place only
+    # mentioned in the text does not make a page local
+    assert parse_document("# 杭州市2023年专利资助结果公布\n\n对发明专利给予资助。", "x", "x.md").region == "杭州"
+    assert parse_document("# 知识产权服务业发展报告\n\n北京、上海、深圳的服务机构最多。", "x", "x.md").region == ""
+
+
 def test_unreadable_files_are_skipped_not_fatal(tmp_path, caplog):
     (tmp_path / "good.txt").write_text("烟台有院士工作站33个，人才资源总量突破190万人。", encoding="utf-8")
     (tmp_path / "gbk.txt").write_bytes("威海市对发明专利给予资助，每件5000元。".encode("gbk"))

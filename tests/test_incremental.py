@@ -15,7 +15,7 @@ import pytest
 
 from bot import IndexUnavailable, Retriever, build_index
 from bot.build import local_embedder
-from bot.corpus import REGIONS
+from bot.places import REGIONS
 from bot.index import CURRENT, resolve_build
 
 from conftest import CORPUS, ROOT, AppServer, run_cli

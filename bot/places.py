@@ -1,0 +1,41 @@
+"""Place names: the regions documents are filed under, and the places people ask about.
+
+Pure data and text logic, shared by reading documents (a page's region) and reading questions
+(the places a question names).
+"""
+
+from __future__ import annotations
+
+# Regions we recognise, most specific first; the value is what a filter offers.
+REGIONS = {
+    "崂山": "青岛/崂山", "青岛": "青岛", "烟台": "烟台", "莱州": "烟台", "济南": "济南", "潍坊": "潍坊",
+    "淄博": "淄博", "威海": "威海", "日照": "日照", "临沂": "临沂", "东营": "东营", "济宁": "济宁",
+    "山东": "山东", "全国": "全国", "国家知识产权局": "全国",
+}
+
+# Places in China that questions and documents name beyond those regions: provinces, large
+# cities, and districts with rules of their own (上海市浦东新区…若干规定).
+CHINA_PLACES = frozenset(
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 河南 湖北 湖南 广东 海南 四川 "
+    "贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 台湾 广州 深圳 杭州 南京 苏州 武汉 成都 "
+    "西安 郑州 长沙 合肥 福州 厦门 宁波 无锡 佛山 东莞 大连 沈阳 哈尔滨 长春 石家庄 太原 南昌 昆明 贵阳 "
+    "南宁 兰州 海口 乌鲁木齐 呼和浩特 银川 西宁 拉萨 天津滨海 中关村 "
+    "浦东 前海 横琴 南沙 雄安 临港 海淀 滨海新区".split()
+)
+FOREIGN_PLACES = frozenset("美国 欧洲 欧盟 日本 韩国 德国 英国 法国 俄罗斯 印度 新加坡 澳大利亚 加拿大 东南亚 非洲".split())
+# Places people ask about that the corpus may not cover.
+GAZETTEER = CHINA_PLACES | FOREIGN_PLACES
+
+
+def guess_region(title: str, text: str) -> str:
+    """The region a document is about: the known region it names most (title and text), else a
+    place in China its title names (a page about 杭州 is 杭州's), else ""."""
+    counts: dict[str, int] = {}
+    for key, region in REGIONS.items():
+        n = (title + "\n" + text).count(key)
+        if n:
+            counts[region] = counts.get(region, 0) + n
+    if counts:
+        return max(counts, key=lambda r: (counts[r], -list(REGIONS.values()).index(r)))
+    named = [p for p in CHINA_PLACES if p in title]
+    return max(named, key=lambda p: (len(p), -title.index(p))) if named else ""
