@@ -49,7 +49,7 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
 def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit], chosen: list[Candidate]) -> None:
     """A law's article and the regulation article that implements it answer together
     (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
-    quoted one or is cited by it, or else the best retrieved article of a related law, when
+    quoted one or is cited by it (or, asked what happens to whoever breaks it, sanctions it), or else the best retrieved article of a related law, when
     it also answers the question; failing both, another retrieved article of the same law
     that answers nearly as well (two close readings are both shown, for the user to judge)."""
     if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= s.answer_sentences:
@@ -64,6 +64,16 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
               if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
     quoted = {hits[c.hit_index].chunk_id for c in chosen}
     linked = [h for h in linked if h.chunk_id not in quoted]
+    if q.asks_consequence:  # 被查到会怎么处理: quote the article that sanctions the act too
+        sanctions = [h for source in (lead, *linked) for h in retriever.sanctions(source) if h.chunk_id not in quoted]
+        pool = [(h, c) for h in sanctions for c in candidates(q, best.hit_index, h)]
+        if pool:  # it names the quoted act rather than the asker's words: no share to reach
+            hit, top = max(pool, key=lambda hc: hc[1].score)
+            _quote_too(hits, chosen, hit, top)
+            if len(chosen) >= s.answer_sentences:
+                return
+            quoted.add(hit.chunk_id)
+            linked = [h for h in linked if h.chunk_id != hit.chunk_id]
     current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id not in quoted]
     # linked and related articles are scored at the quoted article's rank (they are read
     # together with it); a rival, another article of the same law, at its own

@@ -47,6 +47,9 @@ _DEFINE_Q = (
     re.compile(r"(?:是|算|算是|属于|构成|成为)([^，,。？?！!、是算]{2,8}?)吗"),
     re.compile(r"(?:才算|才是|是不是|算不算|属不属于|构不构成)([^，,。？?！!、是算]{2,8}?)(?:吗|[？?。]|$)"),
 )
+# what the law does to someone who breaks it, in the question's words or the laws' terms for them
+# (会怎样 -> 法律责任, 被罚 -> 行政处罚): answered by the article that sanctions the act
+_CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究")
 _QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
 
 
@@ -68,6 +71,7 @@ class Question:
     laws: list[str] = field(default_factory=list)  # laws named without an article (《促进科技成果转化法》里…)
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
+    asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
 
     @property
     def tokens(self) -> list[str]:
@@ -162,7 +166,8 @@ def analyse(text: str) -> Question:
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
                     aliases_for(terms, found), expansion, defined_term(simple), law_names(simple),
                     statutory_wording(simple, found),
-                    asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)))
+                    asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
+                    asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))))
 
 
 def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:

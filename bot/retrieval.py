@@ -19,7 +19,7 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import book_title, cited_articles, law_matches, related_laws, short_title, version_key
+from .statute import book_title, cited_articles, law_matches, related_laws, sanctioned_articles, short_title, version_key
 from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class Retriever:
         self.encoder = encoder
         self.settings = settings
         self._by_document: tuple[IndexStore | None, dict[str, list[int]]] = (None, {})
+        self._sanction_map: tuple[IndexStore | None, dict[tuple[str, str], list[int]]] = (None, {})
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", settings: Settings | None = None, model: str | None = None,
@@ -158,6 +159,8 @@ class Retriever:
             self._definitions(store, q, fused, vote, allowed)
         self._authority(store, fused, vote, q.places)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
+        if q.asks_consequence:
+            head += self._sanctioning(store, fused, head)
         # rare terms tell passages apart; the square root keeps a shared common word worth something
         rarity = {t: self.rarity(t) ** 0.5 for t in q.terms}
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases, rarity) for cid in head}
@@ -217,6 +220,15 @@ class Retriever:
                 for doc_id in related for cid in self._chunk_ids(store, doc_id)
                 if (doc_id, store.chunks[cid].article) in wanted or f"{short}{hit.article}" in store.chunks[cid].text]
 
+    def sanctions(self, hit: Hit) -> list[Hit]:
+        """The articles of the same law that sanction breaking ``hit``'s article (违反本条例第二十条
+        规定的，由…责令…并处…罚款): what happens to whoever does what it forbids."""
+        if not hit.article or hit.superseded:
+            return []
+        store = self.store
+        return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for cid in self._chunk_ids(store, hit.doc_id)
+                if store.chunks[cid].article != hit.article and hit.article in sanctioned_articles(store.chunks[cid].text)]
+
     def article_count(self, doc_id: str) -> int:
         store = self.store
         return len({store.chunks[cid].article for cid in self._chunk_ids(store, doc_id)} - {""})
@@ -244,6 +256,33 @@ class Retriever:
         for cid in set(probe.tolist()) | set(fused):
             if q.defined_in(match_form(store.chunks[cid].text)):
                 fused[cid] = fused.get(cid, 0.0) + self.settings.definition_weight * vote
+
+    def _sanctioning(self, store: IndexStore, fused: dict[int, float], head: list[int]) -> list[int]:
+        """Asked what happens to whoever does something (被查到会怎么处理), the article that
+        sanctions a retrieved article (违反本条例第二十条规定的，由…罚款) answers as well as the
+        article itself: it takes that article's score, in place. Returns those not in ``head``."""
+        added = []
+        for cid in list(head):
+            chunk = store.chunks[cid]
+            for sid in self._sanctions_of(store, chunk.doc_id, chunk.article):
+                if fused.get(sid, 0.0) < fused[cid]:
+                    fused[sid] = fused[cid]
+                    if sid not in head and sid not in added:
+                        added.append(sid)
+        return added
+
+    def _sanctions_of(self, store: IndexStore, doc_id: str, article: str) -> list[int]:
+        if not article:
+            return []
+        built_for, by_article = self._sanction_map
+        if built_for is not store:
+            by_article = {}
+            for cid, chunk in enumerate(store.chunks):
+                for label in sanctioned_articles(chunk.text) if chunk.article else ():
+                    if label != chunk.article:
+                        by_article.setdefault((chunk.doc_id, label), []).append(cid)
+            self._sanction_map = (store, by_article)
+        return by_article.get((doc_id, article), [])
 
     def _authority(self, store: IndexStore, fused: dict[int, float], vote: float, places: list[str]) -> None:
         """Legal hierarchy, added in place: people asking "can I" want the law before a

@@ -415,6 +415,17 @@ def cited_articles(text: str, law: str) -> list[str]:
     return labels
 
 
+# the sanction of an act: 违反本条例第二十条规定的… / 违反本法第六条、第九条规定
+_VIOLATES = re.compile(rf"违反本(?:法|条例|规定|办法|细则|解释)((?:(?:[、，,和及与或者]|第[{_NUM}]+[款项])*第[{_NUM}]+[条條](?:之[一二三四五六七八九十]+)?)+)")
+_ARTICLE_NUMBER = re.compile(rf"第([{_NUM}]+)[条條](?:之([一二三四五六七八九十]+))?")
+
+
+def sanctioned_articles(text: str) -> list[str]:
+    """Labels of the articles of its own law whose breach ``text`` sanctions (违反本法第六条规定的)."""
+    return [article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
+            for run in _VIOLATES.finditer(text) for m in _ARTICLE_NUMBER.finditer(run.group(1))]
+
+
 def cited_paragraphs(text: str, law: str, label: str) -> set[int]:
     """The 款 of one article that ``text`` cites by number (专利法第四十二条第二款 -> {2})."""
     return {cn_number(m.group(1)) for m in re.finditer(rf"{re.escape(law)}{re.escape(label)}第([{_NUM}]+)款", text)}

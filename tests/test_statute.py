@@ -14,7 +14,7 @@ from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
 from bot.selection import Candidate
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
-                         region_of, version_dates, version_key)
+                         region_of, sanctioned_articles, version_dates, version_key)
 
 from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
@@ -289,6 +289,30 @@ def test_whose_a_right_is_gets_the_article_that_assigns_it(assistant):
     ans = assistant.ask(q.text)
     print("\n" + ans.text)
     assert [x.cite_as for x in ans.quotes] == ["《中华人民共和国专利法》第六条", "《中华人民共和国专利法实施细则》第十三条第（三）项"]
+
+
+def test_sanctioned_articles_are_read_from_the_liability_articles():
+    assert sanctioned_articles("违反本法第十三条第二款和第三款、第十五条、第十六条第一款、第三十条规定的，") == [
+        "第十三条", "第十五条", "第十六条", "第三十条"]
+    assert sanctioned_articles("违反本细则第十一条、第八十八条规定的，由…予以警告") == ["第十一条", "第八十八条"]
+    assert sanctioned_articles("依照本法第十条的规定") == [] and sanctioned_articles("违反本条第一款规定") == []
+
+
+@pytest.mark.parametrize("question, asks", [("没经过保密审查就去国外申请专利，会怎么样？", True), ("被查到会怎么处理", True),
+                                            ("这样干会被罚吗？", True), ("能直接拿到国外去申请专利吗？", False),
+                                            ("专利能保护几年", False)])
+def test_a_question_asking_what_happens_to_whoever_does_it(question, asks):
+    assert analyse(question).asks_consequence is asks
+
+
+def test_a_consequence_question_quotes_the_article_that_sanctions_the_act(assistant):
+    # 专利法第七十八条 sanctions 第十九条 (违反本法第十九条规定向外国申请专利…): it names the act, not the asker's words
+    ans = assistant.ask("在国内搞出来的发明没经过保密审查就直接拿到国外去申请专利了，会怎么样？")
+    print("\n" + ans.text)
+    assert "《中华人民共和国专利法》第七十八条" in [q.cite_as for q in ans.quotes]
+    # asked only whether it may be done, the sanction is not quoted
+    plain = assistant.ask("在国内搞出来的发明能直接拿到国外去申请专利吗？")
+    assert plain.answered and all("第七十八条" not in q.cite_as for q in plain.quotes)
 
 
 def test_the_companion_article_implements_the_quoted_paragraph(assistant):
