@@ -46,6 +46,8 @@ _DEFINE_Q = (
     re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|指的是啥|指什么|指啥|是啥|什么意思|啥意思|的定义|的含义)(?!时候|时间)"),
     re.compile(r"(?:是|算|算是|属于|构成|成为)([^，,。？?！!、是算]{2,8}?)吗"),
     re.compile(r"(?:才算|才是|是不是|算不算|属不属于|构不构成)([^，,。？?！!、是算]{2,8}?)(?:吗|[？?。]|$)"),
+    # whether an act infringes a right is read from what the right is (署名权，即表明作者身份的权利)
+    re.compile(r"(?:侵犯了?|侵害了?)(?:[^，,。？?！!的]{1,6}的)?([^，,。？?！!、的]{2,8}?权)(?:吗|[？?。]|$)"),
 )
 # what the law does to someone who breaks it, in the question's words or the laws' terms for them
 # (会怎样 -> 法律责任, 被罚 -> 行政处罚): answered by the article that sanctions the act
@@ -80,14 +82,14 @@ class Question:
 
     def defined_in(self, normalised_text: str) -> bool:
         """Whether a passage (in match form) defines the asked term: 本法所称的作品 / 技术措施，是指 /
-        下列作品的含义 / …的自然人是作者。"""
+        下列作品的含义 / 署名权，即… / …的自然人是作者。"""
         if not self.defines:
             return False
         # the term stands alone: "文字作品，是指" defines 文字作品, not 作品
         t = rf"(?:^|(?<=[\W_的称列])){re.escape(self.defines)}"
         # …，视为…所称图书脱销 / 可以认定为…规定的“装潢”: the law deems what counts as the term
         deemed = rf"(?:视为|认定为)[^。；;，,]{{0,40}}?[“\"]?{re.escape(self.defines)}[”\"]?(?:[。；;，,]|$)"
-        return bool(re.search(rf"{t}[，,]?是指|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]|{deemed}", normalised_text))
+        return bool(re.search(rf"{t}[，,]?是指|{t}[，,]即|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]|{deemed}", normalised_text))
 
 
 def defined_term(simple: str) -> str:

@@ -252,7 +252,7 @@ class Retriever:
         """A definition question (什么是职务作品, 短视频构成作品吗) is answered by the passage that
         defines the term, which shares few words with the question: look for it lexically and
         lift it, in place."""
-        probe, _ = store.lexical.search([*tokenize(q.defines), "是指", "所称", "含义"], self.settings.candidates, allowed)
+        probe, _ = store.lexical.search([*tokenize(q.defines), "是指", "所称", "含义", "即"], self.settings.candidates, allowed)
         for cid in set(probe.tolist()) | set(fused):
             if q.defined_in(match_form(store.chunks[cid].text)):
                 fused[cid] = fused.get(cid, 0.0) + self.settings.definition_weight * vote

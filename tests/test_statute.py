@@ -211,8 +211,11 @@ def test_rare_terms_weigh_more_in_coverage(retriever):
     ("实用新型专利指的是啥？", "实用新型"),  # the law defines 实用新型
     ("隔壁店照搬了我们的整体形象，这也算法律保护的“装潢”吗？", "装潢"),
     ("到底啥情况才算脱销？", "脱销"),
+    ("将他人姓名署在自己的作品上会侵犯著作权中的署名权吗？", "署名权"),  # a right is what it lets one do
+    ("把别人的文章放到网站上让人下载，侵犯了信息网络传播权吗？", "信息网络传播权"),
     ("专利权人是谁？", ""),
     ("我的专利能不能申请开放许可？", ""),
+    ("卖盗版会侵犯别人的权利吗", ""),
 ])
 def test_definition_questions(question, term):
     assert analyse(question).defines == term
@@ -230,6 +233,9 @@ def test_a_definition_is_the_term_standing_alone():
     assert q.defined_in(match_form("著作权法和本条例中下列作品的含义："))
     assert not q.defined_in(match_form("（一）文字作品，是指小说、诗词、散文"))  # defines 文字作品
     assert not q.defined_in(match_form("不构成作品的数据或者其他材料"))
+    right = analyse("改编小说的时候，会侵犯保护作品完整权吗？")
+    assert right.defined_in(match_form("（四）保护作品完整权，即保护作品不受歪曲、篡改的权利；"))
+    assert not right.defined_in(match_form("不得侵犯作者的署名权、修改权、保护作品完整权和获得报酬的权利。"))
 
 
 @pytest.mark.parametrize("question, defined", [
