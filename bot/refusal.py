@@ -13,6 +13,9 @@ from .text import get_jieba, has_figure, is_noun, match_form, term_weight, to_si
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
 # a year a figure is compared against (较2019年底提高14件) reports nothing about that year
 _BASELINE_YEAR = re.compile(r"(?:较|比|相比|相较于?|同比)\s*((?:19|20)\d{2})\s*年")
+# an average asked for (实际平均要等多久): a law states rules, a report states averages, and only
+# a quote that says 平均 gives one
+_AVERAGE = re.compile(r"平均(?:要|得|需要|会|能)?(?:等|排|花|用|拿到)?(?:多久|多长|多少|几)")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
@@ -79,6 +82,8 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     # a count or measure asked of the law (一年考几次) that no quoted article states in that unit:
     # the law does not say (news pages count with other words, so only articles)
     if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit) for c in chosen):
+        return True
+    if _AVERAGE.search(q.simple) and not any("平均" in to_simplified(c.sentence) for c in chosen):
         return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)

@@ -673,5 +673,6 @@ def test_a_name_in_the_askers_situation_is_no_reason_to_refuse(retriever):
 
 
 def test_statute_refusals(assistant):
-    for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？"):
+    for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？",
+                     "发明专利从申请到授权，平均要等多久？"):  # a law states rules, not averages (was **四年**)
         assert not assistant.ask(question).answered, question
