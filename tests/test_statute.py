@@ -653,6 +653,8 @@ def test_question_reading_edge_cases():
 
     assert analyse("年费可以晚交多少个月？").unit == "个月" and not analyse("年费可以晚交多少个月？").asks_money
     assert analyse("要交备案费吗？交多少？").asks_money and analyse("商标侵权要赔多少钱").asks_money
+    # a sum named by what it is for (扣多少保证金, 发多少奖金) is money asked in a second breath too
+    assert analyse("几天内必须申诉？超时会扣多少保证金？").asks_money and analyse("最少得给发明人发多少奖金？").asks_money
     assert analyse("对处罚决定不服，多久能申请复议").unit == ""  # 处罚 is no amount of money asked
     assert places_in("泉州对专利质押贷款有什么补贴") == ["泉州"] and places_in("在泰国申请商标要多久") == ["泰国"]
     assert analyse("商标是啥时候到期").defines == ""
