@@ -19,7 +19,8 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import book_title, cited_articles, law_matches, related_laws, sanctioned_articles, short_title, version_key
+from .statute import (book_title, cited_articles, law_matches, related_laws, sanctioned_articles, short_title, subject_of,
+                      version_key)
 from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class Retriever:
         vote = 1 / (s.rrf_k + 1)
         if q.defines:
             self._definitions(store, q, fused, vote, allowed)
-        self._authority(store, fused, vote, q.places)
+        self._authority(store, fused, vote, q)
         head = sorted(fused, key=lambda cid: -fused[cid])[: max(s.rerank_candidates, k)]
         if q.asks_consequence:
             head += self._sanctioning(store, fused, head)
@@ -284,15 +285,19 @@ class Retriever:
             self._sanction_map = (store, by_article)
         return by_article.get((doc_id, article), [])
 
-    def _authority(self, store: IndexStore, fused: dict[int, float], vote: float, places: list[str]) -> None:
+    def _authority(self, store: IndexStore, fused: dict[int, float], vote: float, q: Question) -> None:
         """Legal hierarchy, added in place: people asking "can I" want the law before a
         regulation or an interpretation of it, and a local regulation of the place they name
-        as much as the national law. News and policy pages stand outside the hierarchy: the
-        prior only orders legal documents among themselves."""
+        as much as the national law, and a regulation of the very subject they ask about
+        (软件, 海关) as much as the law it details. News and policy pages stand outside the
+        hierarchy: the prior only orders legal documents among themselves."""
         weight = self.settings.authority_weight
+        asked = " ".join([q.simple, q.statutory, *q.expansion])
         for cid in fused:
-            doc_type = store.documents[store.chunks[cid].doc_id].doc_type
-            if doc_type not in AUTHORITY or (places and self._in_region(store, cid, places)):
+            doc = store.documents[store.chunks[cid].doc_id]
+            doc_type = doc.doc_type
+            subject = subject_of(doc.title) if doc_type == "行政法规" else ""
+            if doc_type not in AUTHORITY or (q.places and self._in_region(store, cid, q.places)) or (subject and subject in asked):
                 rank = 1.0
             else:
                 rank = AUTHORITY[doc_type]

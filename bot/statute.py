@@ -357,6 +357,19 @@ def short_title(title: str) -> str:
     return re.sub(r"^中华人民共和国", "", t)
 
 
+def subject_of(title: str) -> str:
+    """What a regulation of its own is about (计算机软件保护条例 -> 计算机软件, 知识产权海关保护条例 ->
+    海关), or "" for an implementing regulation, whose subject is its law's."""
+    t = version_key(short_title(title))
+    if "实施" in t:
+        return ""
+    about = re.search(r"关于(.+?)的(?:规定|决定|办法)$", t)
+    if about:
+        return about.group(1)
+    t = re.sub(r"^知识产权(?!法)", "", t)
+    return re.sub(r"(?:保护)?(?:条例|规定|办法)$", "", t) if re.search(r"(?:条例|规定|办法)$", t) else ""
+
+
 # ---------------------------------------------------------------- article references
 
 _REF = re.compile(

@@ -3,6 +3,8 @@ and statute-shaped DOCX/PDF files; citations through the API."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from bot.build import mark_versions
@@ -14,7 +16,7 @@ from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
 from bot.selection import Candidate
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
-                         region_of, sanctioned_articles, version_dates, version_key)
+                         region_of, sanctioned_articles, subject_of, version_dates, version_key)
 
 from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
@@ -372,6 +374,29 @@ def test_a_traditional_script_law_is_found_and_cited_by_article(tmp_path, settin
     hits = Retriever.load(tmp_path / "idx", settings=settings).search("权利被质押了还能许可别人用吗", k=3)
     assert hits[0].article == "第三条之一" and hits[0].citation == "《某某保護條例》第三条之一"
     assert "（二）權利被質押" in hits[0].text  # quoted as written
+
+
+def test_subject_of_a_regulation():
+    assert subject_of("计算机软件保护条例") == "计算机软件" and subject_of("中华人民共和国知识产权海关保护条例") == "海关"
+    assert subject_of("著作权集体管理条例") == "著作权集体管理" and subject_of("中华人民共和国专利法实施细则") == ""
+    assert subject_of("国务院关于涉外知识产权纠纷处理的规定") == "涉外知识产权纠纷处理"
+
+
+def test_a_regulation_of_the_subject_asked_about_is_not_outranked_by_the_general_law(tmp_path, settings):
+    # the hierarchy puts a law before a regulation, but asked about software (App, 代码), the
+    # software regulation's own article answers: 职务作品 in the copyright law is the general rule
+    from bot import Retriever, build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("著作权法(2020-11-11).md", "计算机软件保护条例(2013-01-30).md"):
+        shutil.copy2(SHIPPED / "laws" / name, corpus / name)
+    build_index(corpus, tmp_path / "idx", settings=settings, progress=False)
+    retriever = Retriever.load(tmp_path / "idx", settings=settings)
+    hits = retriever.search("我是公司程序员，老板指定让我开发的那套App，代码版权归我个人还是公司？", k=3)
+    assert hits[0].citation == "《计算机软件保护条例》第十三条"
+    # a question about works in general still gets the law first
+    assert retriever.search("员工上班时按公司安排写的文章，版权归谁？", k=3)[0].citation.startswith("《中华人民共和国著作权法》")
 
 
 NOTICE = """# 青岛市人民政府关于印发《青岛市专利资助办法》的通知
