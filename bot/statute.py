@@ -8,6 +8,7 @@ document text goes in, spans and metadata come out.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -357,6 +358,7 @@ def short_title(title: str) -> str:
     return re.sub(r"^中华人民共和国", "", t)
 
 
+@functools.lru_cache(maxsize=4096)  # asked of every candidate's title on every search
 def subject_of(title: str) -> str:
     """What a regulation of its own is about (计算机软件保护条例 -> 计算机软件, 知识产权海关保护条例 ->
     海关), or "" for an implementing regulation, whose subject is its law's."""
