@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
 from .places import GAZETTEER, REGIONS
-from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs
+from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
@@ -164,13 +164,34 @@ def analyse(text: str) -> Question:
             next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
     found = lay_terms(simple)
-    terms = content_terms(simple, found)
+    terms = content_terms(simple, [*found, *_COUNT_IN.findall(simple)])
     expansion = list(dict.fromkeys(a for values in found.values() for a in values if a not in simple))
+    aliases = aliases_for(terms, found)
+    for term in terms:
+        if forms := numeral_forms(term):
+            aliases[term] = (*aliases.get(term, ()), *forms)
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
-                    aliases_for(terms, found), expansion, defined_term(simple), law_names(simple),
+                    aliases, expansion, defined_term(simple), law_names(simple),
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
                     asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))))
+
+
+_COUNT = re.compile(r"^([0-9]{1,3}|[一二两三四五六七八九十百]{1,4})(年|个月|日|天|倍|次|件|周|小时)$")
+# a count in a question, kept one term (jieba cuts 三个月 into 三个 / 月)
+_COUNT_IN = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}|[一二两三四五六七八九十百]{1,4})(?:个月|年|日|天|倍|次|周|小时)")
+
+
+def numeral_forms(term: str) -> tuple[str, ...]:
+    """The other ways a count is written (三年: 3年; 两年: 二年, 2年; 30天: 三十日): the laws write
+    Chinese numerals, the regulations often Arabic ones, people either."""
+    m = _COUNT.match(term)
+    n = cn_number(m.group(1)) if m else 0
+    if not n:
+        return ()
+    units = ("日", "天") if m.group(2) in ("日", "天") else (m.group(2),)
+    numbers = {str(n), cn_numeral(n)} | ({"两"} if n == 2 else set())
+    return tuple(sorted({f"{x}{u}" for x in numbers for u in units} - {term}))
 
 
 def statutory_wording(simple: str, found: dict[str, tuple[str, ...]]) -> str:

@@ -235,6 +235,9 @@ def key_figure(q: Question, clause: str) -> str:
                    if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
             matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
+        # a figure the question states itself (商标明年就满10年了，提前多久能续) is its situation
+        stated = {form for t in q.terms for form in (t, *q.aliases.get(t, ()))}
+        matches = [m for m in matches if m.group().strip() not in stated] or matches
     if not matches:
         return ""
     # a term counts where the clause says it in the laws' or the report's words too (最多 as 最高)

@@ -166,7 +166,7 @@ def coverage(terms: list[str], normalised_text: str, aliases: dict[str, tuple[st
     aliases = aliases or {}
     found = 0.0
     for t in terms:
-        if t in normalised_text or any(a in normalised_text for a in aliases.get(t, ())):
+        if t in normalised_text or any(occurs(a, normalised_text) for a in aliases.get(t, ())):
             found += weights[t]
         elif (parts := term_parts(t)) and parts_together(parts, normalised_text, len(t) + 4):
             found += COMPOUND_CREDIT * weights[t]
@@ -174,6 +174,13 @@ def coverage(terms: list[str], normalised_text: str, aliases: dict[str, tuple[st
 
 
 COMPOUND_CREDIT = 0.75
+
+
+def occurs(term: str, text: str) -> bool:
+    """Whether ``term`` is in ``text``; a figure only as a whole number (3年 is not in 2023年)."""
+    if term[:1].isdigit():
+        return re.search(rf"(?<![0-9.]){re.escape(term)}", text) is not None
+    return term in text
 
 
 def parts_together(parts: tuple[str, ...], text: str, window: int) -> bool:

@@ -673,6 +673,22 @@ def test_a_count_the_law_does_not_state_is_refused(assistant):
     assert ans.answered and "十五日" in ans.text
 
 
+def test_a_count_matches_in_either_numerals():
+    from bot.query import numeral_forms
+    from bot.text import occurs
+
+    assert numeral_forms("两年") == ("2年", "二年") and numeral_forms("30天") == ("30日", "三十天", "三十日")
+    assert numeral_forms("第三年") == () and numeral_forms("专利") == ()
+    q = analyse("授权公告后三个月内提出期限补偿来得及吗")
+    # the 2023 细则 writes Arabic figures: 自公告授予专利权之日起3个月内
+    assert coverage(["三个月"], match_form("自公告授予专利权之日起3个月内向国务院专利行政部门提出"), q.aliases) == 1.0
+    assert not occurs("3年", "2023年") and occurs("3年", "连续3年不使用")
+    # a count the asker states (满10年) is the situation, not the figure asked for, in any numerals
+    from bot.selection import key_figure
+    renew = analyse("我们的商标明年就满10年了，提前多久能去续？")
+    assert key_figure(renew, "应当在期满前十二个月内按照规定办理续展手续。每次续展注册的有效期为十年") == "十二个月"
+
+
 def test_question_reading_edge_cases():
     from bot.query import places_in
 
