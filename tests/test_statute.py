@@ -660,9 +660,12 @@ def test_a_share_written_in_words_is_a_percentage():
     q = analyse("学校转让专利后至少得拿出多少比例奖励发明人？")
     assert q.unit == "%"
     assert key_figure(q, "应当从转让的净收入中提取不低于百分之六十的比例用于奖励，五年内每年提取") == "不低于百分之六十"
-    from bot.text import has_figure
+    from bot.text import FIGURE, has_figure
 
     assert has_figure("应当在三十日内作出决定", "天") and not has_figure("有效期为10年", "天")
+    # working days are days, and the whole count is the figure (was 三个)
+    assert has_figure("应当在三个工作日内通知被投诉人", "天")
+    assert [m.group() for m in FIGURE.finditer("海关应当自扣留之日起30个工作日内")] == ["30个工作日"]
 
 
 def test_a_count_the_law_does_not_state_is_refused(assistant):
