@@ -49,9 +49,10 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
 def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit], chosen: list[Candidate]) -> None:
     """A law's article and the regulation article that implements it answer together
     (专利法第四十二条 + 实施细则第七十七条 on 期限补偿): quote the best article that cites the
-    quoted one or is cited by it (or, asked what happens to whoever breaks it, sanctions it), or else the best retrieved article of a related law, when
+    quoted one or is cited by it, or else the best retrieved article of a related law, when
     it also answers the question; failing both, another retrieved article of the same law
-    that answers nearly as well (two close readings are both shown, for the user to judge)."""
+    that answers nearly as well (two close readings are both shown, for the user to judge).
+    Asked what happens to whoever breaks it, the article that sanctions it comes first."""
     if not chosen or not hits[chosen[0].hit_index].article or len(chosen) >= s.answer_sentences:
         return
     best = chosen[0]

@@ -224,11 +224,10 @@ class Retriever:
     def sanctions(self, hit: Hit) -> list[Hit]:
         """The articles of the same law that sanction breaking ``hit``'s article (违反本条例第二十条
         规定的，由…责令…并处…罚款): what happens to whoever does what it forbids."""
-        if not hit.article or hit.superseded:
+        if hit.superseded:
             return []
         store = self.store
-        return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for cid in self._chunk_ids(store, hit.doc_id)
-                if store.chunks[cid].article != hit.article and hit.article in sanctioned_articles(store.chunks[cid].text)]
+        return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for cid in self._sanctions_of(store, hit.doc_id, hit.article)]
 
     def article_count(self, doc_id: str) -> int:
         store = self.store
