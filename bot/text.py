@@ -214,7 +214,7 @@ def term_parts(term: str) -> tuple[str, ...]:
 # a Chinese numeral starts with a digit word: 十五, 二十, 一百 (a bare 万 of "万元" is a unit, not a number)
 _CN_NUM = "[一二三四五六七八九十两半][零一二三四五六七八九十百千万两]*"
 FIGURE = re.compile(
-    r"(?:约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:"
+    r"(?:不得超过|不得少于|不得低于|约|超过?|突破|近|达到?|不超过|最高|不低于|不少于)?(?:"
     r"(?:\d[\d,，.]*余?|" + _CN_NUM + r")\s*(?:万|亿|千|百)?\s*"
     r"(?:个工作日|工作日|个月|周年|年|元|件|家|项|个|笔|人|位|次|名|篇|倍|届|月|日|天|单|平方米|亿元|万元|%|％|件次|家\(次\)|家（次）)"
     r"|百分之(?:\d[\d.]*|" + _CN_NUM + r"))"  # the laws write a share as 百分之二十

@@ -666,6 +666,8 @@ def test_a_share_written_in_words_is_a_percentage():
     # working days are days, and the whole count is the figure (was 三个)
     assert has_figure("应当在三个工作日内通知被投诉人", "天")
     assert [m.group() for m in FIGURE.finditer("海关应当自扣留之日起30个工作日内")] == ["30个工作日"]
+    # a limit keeps its 不得: 一次不得超过一年 is not "more than a year" (was **超过一年**)
+    assert [m.group() for m in FIGURE.finditer("保全的期限一次不得超过一年")][-1] == "不得超过一年"
 
 
 def test_a_count_the_law_does_not_state_is_refused(assistant):
