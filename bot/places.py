@@ -22,9 +22,34 @@ CHINA_PLACES = frozenset(
     "南宁 兰州 海口 乌鲁木齐 呼和浩特 银川 西宁 拉萨 天津滨海 中关村 "
     "浦东 前海 横琴 南沙 雄安 临港 海淀 滨海新区".split()
 )
+# the region a place lies in (a city's province, a district's city): a rule of the enclosing
+# region governs there too (山东省专利条例 in 济南), though its figures do not count the place
+PARENT = {
+    **dict.fromkeys("青岛 烟台 济南 潍坊 淄博 威海 日照 临沂 东营 济宁 德州 聊城 滨州 菏泽 枣庄 泰安".split(), "山东"),
+    **dict.fromkeys("杭州 宁波 温州 嘉兴 绍兴 金华 台州 湖州 衢州 舟山 丽水".split(), "浙江"),
+    **dict.fromkeys("广州 深圳 佛山 东莞 珠海 惠州 汕头 江门 湛江 肇庆 茂名 揭阳 韶关 梅州 潮州 横琴".split(), "广东"),
+    **dict.fromkeys("郑州 洛阳 开封 新乡 南阳 安阳 许昌 平顶山 焦作 商丘 信阳 周口 濮阳 漯河 三门峡 鹤壁".split(), "河南"),
+    **dict.fromkeys("南京 苏州 无锡 常州 南通 徐州 扬州".split(), "江苏"),
+    **dict.fromkeys("福州 厦门".split(), "福建"), **dict.fromkeys("大连 沈阳".split(), "辽宁"),
+    **dict.fromkeys("石家庄 雄安".split(), "河北"),
+    "武汉": "湖北", "成都": "四川", "西安": "陕西", "长沙": "湖南", "合肥": "安徽", "哈尔滨": "黑龙江",
+    "长春": "吉林", "太原": "山西", "南昌": "江西", "昆明": "云南", "贵阳": "贵州", "南宁": "广西", "兰州": "甘肃",
+    "海口": "海南", "乌鲁木齐": "新疆", "呼和浩特": "内蒙古", "银川": "宁夏", "西宁": "青海", "拉萨": "西藏",
+    "崂山": "青岛", "莱州": "烟台", "前海": "深圳", "南沙": "广州", "浦东": "上海", "临港": "上海",
+    "海淀": "北京", "中关村": "北京", "滨海新区": "天津", "天津滨海": "天津",
+}
 FOREIGN_PLACES = frozenset("美国 欧洲 欧盟 日本 韩国 德国 英国 法国 俄罗斯 印度 新加坡 澳大利亚 加拿大 东南亚 非洲".split())
 # Places people ask about that the corpus may not cover.
-GAZETTEER = CHINA_PLACES | FOREIGN_PLACES
+GAZETTEER = CHINA_PLACES | FOREIGN_PLACES | frozenset(PARENT)
+
+
+def enclosing(place: str) -> list[str]:
+    """The regions around ``place``, nearest first (崂山 -> 青岛, 山东)."""
+    out: list[str] = []
+    while place in PARENT and PARENT[place] not in out:
+        place = PARENT[place]
+        out.append(place)
+    return out
 
 
 def guess_region(title: str, text: str) -> str:

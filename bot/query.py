@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
-from .places import GAZETTEER, REGIONS
+from .places import GAZETTEER, REGIONS, enclosing
 from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
@@ -77,6 +77,12 @@ class Question:
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
 
     @property
+    def jurisdictions(self) -> list[str]:
+        """The places asked and the regions around them: a rule of any of them governs there
+        (山东省专利条例 answers for 济南), while a report's figures count only the place it is about."""
+        return list(dict.fromkeys(r for p in self.places for r in (p, *enclosing(p))))
+
+    @property
     def tokens(self) -> list[str]:
         """BM25 tokens of the question, with the statutory terms for its everyday words."""
         return tokenize(" ".join([self.simple, *self.expansion]))
@@ -122,7 +128,7 @@ def places_in(text: str) -> list[str]:
 
     get_jieba()
     simple = to_simplified(text)
-    found = [key for key in (*REGIONS, *GAZETTEER) if key in simple and len(key) <= 4]
+    found = [key for key in dict.fromkeys((*REGIONS, *GAZETTEER)) if key in simple and len(key) <= 4]
     for word in pseg.lcut(simple):
         w = word.word
         if word.flag == "ns" and _place_word(w) and not any(w in f or f in w for f in found):

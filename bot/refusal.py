@@ -64,7 +64,7 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     passage mentions, is not answered by the corpus, however well the rest matches."""
     best = hits[chosen[0].hit_index]
     about = match_form(best.title + best.text + best.region)
-    if q.places and not any(p in about for p in q.places):
+    if q.places and not any(p in about for p in (q.jurisdictions if best.article else q.places)):
         return True
     seen = "".join(match_form(h.title + h.text + h.date) for h in hits[:5])
     baselines = set(_BASELINE_YEAR.findall(q.simple))  # unless the question compares with it too

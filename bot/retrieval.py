@@ -167,7 +167,7 @@ class Retriever:
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases, rarity) for cid in head}
         for cid in head:
             fused[cid] += s.coverage_weight * vote * cover[cid]
-            if q.places and self._in_region(store, cid, q.places):
+            if q.places and self._in_region(store, cid, q):
                 fused[cid] += s.region_weight * vote
             # "能管多少年" is answered by a passage that states a number of years
             if q.kind == "quantity" and q.unit and has_figure(to_simplified(store.chunks[cid].text), q.unit):
@@ -296,18 +296,19 @@ class Retriever:
             doc = store.documents[store.chunks[cid].doc_id]
             doc_type = doc.doc_type
             subject = subject_of(doc.title) if doc_type == "行政法规" else ""
-            if doc_type not in AUTHORITY or (q.places and self._in_region(store, cid, q.places)) or (subject and subject in asked):
+            if doc_type not in AUTHORITY or (q.places and self._in_region(store, cid, q)) or (subject and subject in asked):
                 rank = 1.0
             else:
                 rank = AUTHORITY[doc_type]
             fused[cid] += vote * weight * rank
 
     @staticmethod
-    def _in_region(store: IndexStore, cid: int, places: list[str]) -> bool:
-        """Whether a chunk's document is about one of the places the question names."""
+    def _in_region(store: IndexStore, cid: int, q: Question) -> bool:
+        """Whether a chunk's document is about one of the places the question names, or is a
+        rule of a region around one."""
         doc = store.documents[store.chunks[cid].doc_id]
         where = to_simplified(f"{doc.region} {doc.title}")
-        return any(p in where for p in places)
+        return any(p in where for p in (q.jurisdictions if doc.statute else q.places))
 
     @staticmethod
     def _hit(store: IndexStore, cid: int, score: float, dense: float, lexical: float, cover: float) -> Hit:

@@ -606,6 +606,19 @@ def test_a_district_with_rules_of_its_own_is_a_place():
     assert analyse("在浦东办展会，参展商没交不侵权承诺书，主办方会被罚吗").places == ["浦东"]
 
 
+def test_a_provincial_rule_governs_its_cities(assistant):
+    from bot.places import enclosing
+
+    assert enclosing("崂山") == ["青岛", "山东"] and enclosing("山东") == []
+    q = analyse("在济南，专利行政部门处理侵权纠纷要满足什么条件？")
+    assert q.places == ["济南"] and q.jurisdictions == ["济南", "山东"]
+    # 山东省专利条例 applies in 济南: it was refused as not being about 济南
+    ans = assistant.ask(q.text)
+    assert ans.answered and ans.citations[0].citation == "《山东省专利条例》第十八条"
+    # but the province's figures do not count the city
+    assert not assistant.ask("济南今年专利质押融资多少亿元").answered
+
+
 def test_a_word_ending_in_shi_or_guo_is_not_a_place():
     from bot.query import places_in
 
