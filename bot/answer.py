@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from dataclasses import replace
 
 from .companions import add_companion, add_sub_answers
-from .compose import Answer, Quote, cite_as, compose, quoted
+from .compose import SUPERSEDED_NOTE, Answer, Quote, cite_as, compose, quoted
 from .config import Settings
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
@@ -22,7 +23,7 @@ from .refusal import (MSG_NEAREST, MSG_REFUSE, date_of_another_event, evidence_s
                       misses_anchor, unknown_names)
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
-from .statute import ArticleRef, book_title
+from .statute import ArticleRef, book_title, without_versions
 from .text import match_form
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ MSG_TOO_LONG = "问题太长了（{n} 字）。请把问题精简到 {limit} 字
 MSG_NOT_A_QUESTION = "没能看懂这个问题。请用中文描述您想了解的知识产权政策，例如：“我的专利能不能申请维持费资助？”"
 MSG_NO_LAW = "资料库中没有找到《{law}》，无法查到它的{article}。"
 MSG_LAW_ABSENT = "资料库中没有收录《{law}》，无法依据它回答。"
-MSG_NO_ARTICLE = "{citation}没有{article}（资料库中的现行文本共{count}条）。"
-MSG_OTHER_VERSION = "资料库中的{citation}是 {date} 的版本，没有收录 {year} 年的版本，无法引用该版本的原文。"
+MSG_NO_ARTICLE = "{citation}没有{article}（资料库中的{which}文本共{count}条）。"
+MSG_OTHER_VERSION = "资料库中的{citation}只有 {dates} 的版本，没有收录 {year} 年的版本，无法引用该版本的原文。"
+MSG_SAME_TEXT = "注意：{date} 版的这一条与现行版本（{current}）文字相同，以上引自现行版本。"
+MSG_ASKED_VERSION = "注意：以上条文出自您问的 {date} 的版本，该版本已被 {current} 的版本取代。"
 LOOKUP_MAX_CHARS = 1500
 
 
@@ -97,9 +100,16 @@ class Assistant:
 
     def _answer(self, query: str, filters: dict | None) -> tuple[float, Answer]:
         q = analyse(query)
+        version, unavailable = self._version_asked(q)
+        if unavailable:  # a quote from another version would pass for the one asked about
+            return 1.0 if q.refs else 0.0, unavailable
+        if version:  # the year says which text to read; it is no term to match (a history line holds it)
+            q = replace(analyse(without_versions(query)), versions=q.versions)
         for ref in q.refs:
             if ref.law:
-                return 1.0, self._lookup(q, ref)
+                return 1.0, self._lookup(q, ref, self._superseded(version))
+        if self._superseded(version):
+            filters = {**(filters or {}), "doc_id": version}
         absent = [name for name in q.laws if not self.retriever.find_law(name)]
         if absent:  # the answer would quote another law as if it were the one asked about
             # no strength: a reading of the question that names no such law may still answer
@@ -124,25 +134,53 @@ class Assistant:
         if ((weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, chosen)
                 or unknown_names(self.retriever, q)):
             return strength, self._refusal(query, hits)
-        return strength, compose(q, query, hits, chosen, self.settings.citations)
+        return strength, compose(q, query, hits, chosen, self.settings.citations, self._superseded_note(version))
 
-    def _lookup(self, q: Question, ref: ArticleRef) -> Answer:
-        """The article a question names, from the current version of that law."""
-        laws = self.retriever.find_law(ref.law)
+    def _version_asked(self, q: Question) -> tuple[str, Answer | None]:
+        """The version of a law a question asks for by its year (2010年版实施细则); or, when the
+        corpus lacks that version, the answer that says so."""
+        docs = self.retriever.documents
+        for names, year in q.versions:
+            laws, match = self.retriever.find_version(names, year)
+            if laws and not match:
+                dates = "、".join(docs[d].date for d in laws)
+                text = MSG_OTHER_VERSION.format(citation=book_title(docs[laws[0]].title), dates=dates, year=year)
+                return "", Answer(text, [], False, query=q.text)
+            if match:
+                return match, None
+        return "", None
+
+    def _superseded(self, version: str) -> str:
+        """``version`` if it is an older one, else ""."""
+        return version if version and self.retriever.documents[version].superseded_by else ""
+
+    def _superseded_note(self, version: str) -> str:
+        version = self._superseded(version)
+        if not version:
+            return SUPERSEDED_NOTE
+        docs = self.retriever.documents
+        return MSG_ASKED_VERSION.format(date=docs[version].date, current=docs[docs[version].superseded_by].date)
+
+    def _lookup(self, q: Question, ref: ArticleRef, version: str = "") -> Answer:
+        """The article a question names, from the current version of that law or the older one asked for."""
+        laws = [version] if version else self.retriever.find_law(ref.law)
         if not laws:
             return Answer(MSG_NO_LAW.format(law=ref.law, article=ref.label), [], False, query=q.text)
         doc_id = laws[0]
         doc = self.retriever.documents[doc_id]
-        if q.years and not any(doc.date.startswith(y) for y in q.years):
-            text = MSG_OTHER_VERSION.format(citation=book_title(doc.title), date=doc.date, year="、".join(q.years))
-            return Answer(text, [], False, query=q.text)
         hits = self.retriever.article(doc_id, ref.label)
+        note = self._superseded_note(version) if version else ""
+        if not hits and version and ref.number <= self.retriever.last_article(version):
+            # the older version's article reads as the current one's and is kept once, under it
+            hits = self.retriever.article(doc.superseded_by, ref.label)
+            note = MSG_SAME_TEXT.format(date=doc.date, current=self.retriever.documents[doc.superseded_by].date)
         if not hits:
+            count = self.retriever.last_article(doc_id) if version else self.retriever.article_count(doc_id)
             text = MSG_NO_ARTICLE.format(citation=book_title(doc.title), article=ref.label,
-                                         count=self.retriever.article_count(doc_id))
+                                         which=f"{doc.date} 版" if version else "现行", count=count)
             return Answer(text, [], False, query=q.text)
         body = "\n".join(h.text for h in hits)[:LOOKUP_MAX_CHARS]
-        lines = [f"{cite_as(hits[0])} [1]：", f"{quoted(body)} [1]"]
+        lines = [f"{cite_as(hits[0])} [1]：", f"{quoted(body)} [1]"] + ([note] if note else [])
         quotes = [Quote(1, hits[0].text, 0, len(hits[0].text), cite_as(hits[0]))]
         return Answer("\n\n".join(lines), hits[:1], True, quotes, query=q.text)
 

@@ -63,7 +63,8 @@ def citation_order(hits: list[Hit], chosen: list[Candidate], minimum: int) -> li
     return order
 
 
-def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], citations: int) -> Answer:
+def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], citations: int,
+            superseded_note: str = SUPERSEDED_NOTE) -> Answer:
     order = citation_order(hits, chosen, citations)
     marker = {hit_index: n for n, hit_index in enumerate(order, 1)}
     lines = []
@@ -92,7 +93,7 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
     if several and q.kind == "quantity" and not statute:
         lines.append("不同来源的数字口径或年份不同，请按日期和出处引用。")
     if statute and all(hits[c.hit_index].superseded for c in chosen):
-        lines.append(SUPERSEDED_NOTE)
+        lines.append(superseded_note)
     quotes = [Quote(marker[c.hit_index], c.sentence, c.start, c.end, cite_as(hits[c.hit_index], c.item)) for c in chosen]
     return Answer("\n\n".join(lines), [hits[i] for i in order], True, quotes, query=query)
 

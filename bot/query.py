@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
 from .places import GAZETTEER, REGIONS, enclosing
-from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral
+from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, version_requests
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
@@ -75,6 +75,7 @@ class Question:
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
+    versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
 
     @property
     def jurisdictions(self) -> list[str]:
@@ -180,7 +181,8 @@ def analyse(text: str) -> Question:
                     aliases, expansion, defined_term(simple), law_names(simple),
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
-                    asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))))
+                    asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))),
+                    versions=version_requests(simple))
 
 
 _COUNT = re.compile(r"^([0-9]{1,3}|[一二两三四五六七八九十百]{1,4})(年|个月|日|天|倍|次|件|周|小时)$")

@@ -8,6 +8,7 @@ text for display.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import (book_title, cited_articles, law_matches, related_laws, sanctioned_articles, short_title, subject_of,
+from .statute import (book_title, cited_articles, cn_number, law_matches, related_laws, sanctioned_articles, short_title, subject_of,
                       version_key)
 from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
@@ -185,12 +186,24 @@ class Retriever:
         best = best[:k]
         return [self._hit(store, cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
 
-    def find_law(self, name: str) -> list[str]:
-        """Current statutes whose title fits a law named in a question (专利法, 实施细则), best first."""
+    def find_law(self, name: str, versions: bool = False) -> list[str]:
+        """Current statutes whose title fits a law named in a question (专利法, 实施细则), best first;
+        with ``versions``, its older versions too, newest first."""
         scored = [(law_matches(name, d.title), d.doc_id) for d in self.store.documents.values()
-                  if d.statute and not d.superseded_by]
+                  if d.statute and (versions or not d.superseded_by)]
         best = max((sc for sc, _ in scored), default=0.0)
-        return [doc_id for sc, doc_id in scored if sc and sc == best]
+        found = [doc_id for sc, doc_id in scored if sc and sc == best]
+        return sorted(found, key=lambda d: self.store.documents[d].date, reverse=True) if versions else found
+
+    def find_version(self, names: tuple[str, ...], year: str) -> tuple[list[str], str]:
+        """The versions of the first of ``names`` that fits a law (newest first), and the one of
+        ``year`` ("" when the corpus lacks it): adopted, amended or in force from that year."""
+        for name in names:
+            laws = self.find_law(name, versions=True)
+            if laws:
+                docs = self.store.documents
+                return laws, next((d for d in laws if year in (docs[d].date[:4], docs[d].effective[:4])), "")
+        return [], ""
 
     def _named_articles(self, q: Question) -> list[int]:
         """Chunk ids of the articles a question names, in the current version of the law."""
@@ -232,6 +245,13 @@ class Retriever:
     def article_count(self, doc_id: str) -> int:
         store = self.store
         return len({store.chunks[cid].article for cid in self._chunk_ids(store, doc_id)} - {""})
+
+    def last_article(self, doc_id: str) -> int:
+        """The highest article number of a document: an older version's articles that read as in
+        the current one are kept once, under the current version, so it may hold fewer passages."""
+        store = self.store
+        numbers = (re.match(r"第(.+?)条", store.chunks[cid].article) for cid in self._chunk_ids(store, doc_id))
+        return max((cn_number(m.group(1)) for m in numbers if m), default=0)
 
     def _chunk_ids(self, store: IndexStore, doc_id: str) -> list[int]:
         """A document's chunk ids in order, from a map built once per loaded index (articles

@@ -411,6 +411,38 @@ def article_refs(question: str) -> list[ArticleRef]:
     return refs
 
 
+# a version of a law asked for by its year: 2010年版实施细则, 2008年那版专利法, 1984年第一版专利法,
+# 专利法（2008年修正）
+_LAW_RUN = r"《?([\u4e00-\u9fff]{1,30})"
+_LAW_END = re.compile(r"(?:法|条例|细则|规定|解释|办法)")
+_VERSION_BEFORE = re.compile(
+    rf"((?:19|20)\d{{2}})\s*年\s*(?:的|那|那个|这|这个)?\s*(?:第[一二三四五六七八九十]+)?\s*(?:最新|新|老|旧)?"
+    rf"(?:(?:修订|修正|修改)(?:后)?的?|版本?的?)?\s*(?:最新|新|老|旧)?(?:版本?的?)?\s*{_LAW_RUN}")
+_VERSION_AFTER = re.compile(r"([\u4e00-\u9fff]{1,30}?(?:法|条例|细则|规定|解释|办法))》?\s*[(（]?\s*((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改)[)）]?")
+
+
+def version_requests(question: str) -> list[tuple[tuple[str, ...], str]]:
+    """For each law a question asks about in the version of one year: the names it may be
+    (longest first: 专利法实施细则里 may name 专利法实施细则 or 专利法; the caller keeps the one
+    that fits a law of the corpus) and the year."""
+    text = unicodedata.normalize("NFKC", question)
+    found = []
+    for m in _VERSION_BEFORE.finditer(text):
+        run = m.group(2)
+        names = tuple(run[: e.end()] for e in reversed(list(_LAW_END.finditer(run))))
+        if names:
+            found.append((names, m.group(1)))
+    found += [((m.group(1),), m.group(2)) for m in _VERSION_AFTER.finditer(text)]
+    return list(dict.fromkeys(found))
+
+
+def without_versions(question: str) -> str:
+    """The question with the version it names left out (2010年版专利法实施细则 -> 专利法实施细则): the
+    year says which text to read, it is no term to match (the law's history line holds it)."""
+    text = _VERSION_AFTER.sub(lambda m: m.group(1), unicodedata.normalize("NFKC", question))
+    return _VERSION_BEFORE.sub(lambda m: m.group(2) if _LAW_END.search(m.group(2)) else m.group(0), text)
+
+
 # a title in 《》 a user names as a law (a company's 《…管理办法》 is not one)
 BRACKETED_LAW = re.compile(r"《([^《》]{1,60}?(?:法|法典|条例|细则|规定|解释|公约))》")
 # laws people name without brackets that this corpus does not hold: a question about what they

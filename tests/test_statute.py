@@ -588,6 +588,34 @@ def test_article_lookup_takes_the_current_version(assistant):
     assert "\n> （四）专利权被质押，未经质权人同意的；\n" in ans.text  # each item on its own line, as in answers
 
 
+def test_a_version_is_read_by_its_year():
+    from bot.statute import version_requests, without_versions
+
+    assert version_requests("2010年版专利法实施细则第八十六条") == [(("专利法实施细则", "专利法"), "2010")]
+    assert version_requests("1992年那版专利法里，发明专利保护多少年") == [(("专利法",), "1992")]
+    assert version_requests("《专利法实施细则》(2010年修订)第八十六条") == [(("专利法实施细则",), "2010")]
+    assert version_requests("我2019年申请的商标，商标法规定几年续展") == []  # the asker's year, not a version
+    assert without_versions("2010年的专利法实施细则里奖金最少多少") == "专利法实施细则里奖金最少多少"
+
+
+def test_an_older_version_asked_for_is_quoted_and_marked(assistant):
+    # the corpus holds the 2010 细则 as well: it used to say it had no 2010 version
+    ans = assistant.ask("2010年版专利法实施细则第八十六条")
+    assert ans.answered and ans.citations[0].superseded and ans.citations[0].date == "2010-01-09"
+    assert "中止有关程序" in ans.text and "已被 2023-12-11 的版本取代" in ans.text
+    # an article that reads as in the current version is kept once, under it: still found
+    ans = assistant.ask("2010年版实施细则第七条")
+    assert ans.answered and "国防专利机构" in ans.text and "文字相同" in ans.text
+    # a question about the older version is answered from it alone, and says so
+    ans = assistant.ask("2010年的专利法实施细则，职务发明的奖金最少多少")
+    assert ans.answered and ans.citations[0].date == "2010-01-09" and "您问的 2010-01-09 的版本" in ans.text
+    # a version the corpus lacks is said, with the versions it has
+    ans = assistant.ask("2001年的专利法实施细则第十条")
+    assert not ans.answered and "只有 2023-12-11、2010-01-09 的版本" in ans.text
+    ans = assistant.ask("1992年那版专利法里，发明专利保护多少年？")
+    assert not ans.answered and "没有收录 1992 年的版本" in ans.text
+
+
 @pytest.mark.parametrize("question, says", [
     ("专利法第九十条规定了什么？", "没有第九十条"),
     ("《知识产权法》第十二条怎么说的", "没有找到《知识产权法》"),
