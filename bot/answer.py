@@ -19,7 +19,7 @@ from .compose import SUPERSEDED_NOTE, Answer, Quote, cite_as, compose, quoted
 from .config import Settings
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
-from .refusal import (MSG_NEAREST, MSG_REFUSE, date_of_another_event, evidence_strength, matchable_coverage,
+from .refusal import (MSG_NEAREST, MSG_REFUSE, about_another_right, date_of_another_event, evidence_strength, matchable_coverage,
                       misses_anchor, unknown_names)
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
@@ -132,7 +132,7 @@ class Assistant:
         floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
         weak = strength < floor or (statute and matchable_coverage(self.retriever, q, chosen[0]) < self.settings.statute_min_coverage)
         if ((weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, chosen)
-                or unknown_names(self.retriever, q)):
+                or unknown_names(self.retriever, q) or about_another_right(q, hits, chosen)):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations, self._superseded_note(version))
 

@@ -62,6 +62,7 @@ class Settings:
     answer_type_weight: float = 0.5  # rerank bonus for a passage with a figure in the unit a quantity question asks for
     definition_weight: float = 1.5  # rerank bonus for the passage that defines the term a question asks about
     superseded_penalty: float = 1.5  # rerank malus for an older version of a law, in rank-1 RRF votes
+    other_right_penalty: float = 0.5  # rerank malus for an article about another kind of right than the one asked
     flat_index_max: int = 200_000  # above this many chunks FAISS switches from exact search to IVF
     ivf_nlist: int = 0  # IVF cells; 0 = sqrt(chunks)
     ivf_nprobe: int = 192  # cells searched per query: recall@10 vs latency, see bench/scale.py

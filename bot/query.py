@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
 from .places import GAZETTEER, REGIONS, enclosing
-from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, version_requests
+from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, rights_named, version_requests
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
@@ -82,6 +82,11 @@ class Question:
         """The places asked and the regions around them: a rule of any of them governs there
         (山东省专利条例 answers for 济南), while a report's figures count only the place it is about."""
         return list(dict.fromkeys(r for p in self.places for r in (p, *enclosing(p))))
+
+    @property
+    def rights(self) -> frozenset[str]:
+        """The kinds of right asked about, in the question's words or the laws' (牌子 -> 商标)."""
+        return rights_named(" ".join([self.simple, *self.expansion]))
 
     @property
     def tokens(self) -> list[str]:

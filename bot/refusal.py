@@ -8,6 +8,7 @@ import re
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
 from .selection import Candidate
+from .statute import rights_named
 from .text import get_jieba, has_figure, is_noun, match_form, term_weight, to_simplified
 
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
@@ -87,6 +88,17 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
         return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)
+
+
+def about_another_right(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool:
+    """An article about another kind of right than the one asked (a 商标 question answered from
+    浙江省专利条例's rule on rewarding inventors) does not answer it, however well its other
+    words match."""
+    best = hits[chosen[0].hit_index]
+    if not best.article:
+        return False
+    quoted = rights_named(to_simplified(best.title + best.text))
+    return bool(q.rights and quoted and q.rights.isdisjoint(quoted))
 
 
 def date_of_another_event(retriever: Retriever, q: Question, chosen: list[Candidate]) -> bool:

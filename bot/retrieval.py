@@ -20,8 +20,8 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import (book_title, cited_articles, cn_number, law_matches, related_laws, sanctioned_articles, short_title, subject_of,
-                      version_key)
+from .statute import (book_title, cited_articles, cn_number, law_matches, related_laws, rights_named, sanctioned_articles,
+                      short_title, subject_of, version_key)
 from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ class Retriever:
             head += self._sanctioning(store, fused, head)
         # rare terms tell passages apart; the square root keeps a shared common word worth something
         rarity = {t: self.rarity(t) ** 0.5 for t in q.terms}
+        rights = q.rights  # an article about another kind of right (商标 for a 专利 question) answers less
         cover = {cid: coverage(q.terms, match_form(store.chunks[cid].embedding_text()), q.aliases, rarity) for cid in head}
         for cid in head:
             fused[cid] += s.coverage_weight * vote * cover[cid]
@@ -175,6 +176,8 @@ class Retriever:
                 fused[cid] += s.answer_type_weight * vote
             if store.documents[store.chunks[cid].doc_id].superseded_by:
                 fused[cid] -= s.superseded_penalty * vote
+            if rights and store.chunks[cid].article and rights.isdisjoint(self._rights(store, cid) or rights):
+                fused[cid] -= s.other_right_penalty * vote
         dense = dict(zip(d_ids.tolist(), d_scores.tolist()))
         lexical = dict(zip(l_ids.tolist(), l_scores.tolist()))
         # an article the question names (专利法第五十条) comes first
@@ -321,6 +324,11 @@ class Retriever:
             else:
                 rank = AUTHORITY[doc_type]
             fused[cid] += vote * weight * rank
+
+    @staticmethod
+    def _rights(store: IndexStore, cid: int) -> frozenset[str]:
+        chunk = store.chunks[cid]
+        return rights_named(to_simplified(f"{chunk.title}{chunk.text}"))
 
     @staticmethod
     def _in_region(store: IndexStore, cid: int, q: Question) -> bool:

@@ -372,6 +372,21 @@ def subject_of(title: str) -> str:
     return re.sub(r"(?:保护)?(?:条例|规定|办法)$", "", t) if re.search(r"(?:条例|规定|办法)$", t) else ""
 
 
+# the kinds of right a question or an article is about, by the words that name them
+_RIGHTS = {
+    "专利": ("专利", "发明", "实用新型", "外观设计"),
+    "商标": ("商标",),
+    "著作权": ("著作权", "版权", "作品", "软件"),
+    "植物新品种": ("新品种", "品种权"),
+    "布图设计": ("布图设计", "集成电路"),
+}
+
+
+def rights_named(text: str) -> frozenset[str]:
+    """The kinds of right ``text`` (simplified) names: 专利, 商标, 著作权..."""
+    return frozenset(right for right, words in _RIGHTS.items() if any(w in text for w in words))
+
+
 # ---------------------------------------------------------------- article references
 
 _REF = re.compile(

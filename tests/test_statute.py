@@ -647,6 +647,17 @@ def test_a_provincial_rule_governs_its_cities(assistant):
     assert not assistant.ask("济南今年专利质押融资多少亿元").answered
 
 
+def test_an_article_about_another_right_is_no_answer(assistant):
+    from bot.statute import rights_named
+
+    assert analyse("淄博的企业商标被人仿冒了，找哪个部门处理？").rights == {"商标"}
+    assert analyse("我的App源码被人抄了").rights == {"著作权"} and rights_named("山东省专利条例") == {"专利"}
+    # the test corpus's laws are all about patents: 山东省专利条例's reward and dispute articles
+    # were quoted for a trademark and a novel
+    for question in ("在济南注册商标，政府有奖励吗", "我在济南写了本小说，被人盗版了，去哪里投诉"):
+        assert not assistant.ask(question).answered, question
+
+
 def test_a_word_ending_in_shi_or_guo_is_not_a_place():
     from bot.query import places_in
 
