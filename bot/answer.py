@@ -163,7 +163,7 @@ class Assistant:
 
     def _lookup(self, q: Question, ref: ArticleRef, version: str = "") -> Answer:
         """The article a question names, from the current version of that law or the older one asked for."""
-        laws = [version] if version else self.retriever.find_law(ref.law)
+        laws = [version] if version else self.retriever.find_law_in(ref.law)
         if not laws:
             return Answer(MSG_NO_LAW.format(law=ref.law, article=ref.label), [], False, query=q.text)
         doc_id = laws[0]

@@ -198,6 +198,15 @@ class Retriever:
         found = [doc_id for sc, doc_id in scored if sc and sc == best]
         return sorted(found, key=lambda d: self.store.documents[d].date, reverse=True) if versions else found
 
+    def find_law_in(self, words: str) -> list[str]:
+        """The law that ``words`` end with (律师让我看看商标法实施条例 -> 商标法实施条例): an article
+        reference is read from the first words that could start a law's name."""
+        for start in range(max(1, len(words) - 2)):
+            found = self.find_law(words[start:])
+            if found:
+                return found
+        return []
+
     def find_version(self, names: tuple[str, ...], year: str) -> tuple[list[str], str]:
         """The versions of the first of ``names`` that fits a law (newest first), and the one of
         ``year`` ("" when the corpus lacks it): adopted, amended or in force from that year."""
@@ -212,7 +221,7 @@ class Retriever:
         """Chunk ids of the articles a question names, in the current version of the law."""
         out = []
         for ref in q.refs:
-            laws = self.find_law(ref.law) if ref.law else []
+            laws = self.find_law_in(ref.law) if ref.law else []
             if laws:
                 out += self._article_ids(self.store, laws[0], ref.label)
         return out

@@ -574,7 +574,8 @@ def test_a_statute_figure_is_the_quoted_articles_own():
     assert "**" not in text and text.startswith("依据")
 
 
-@pytest.mark.parametrize("question", ["专利法第50条", "专利法第五十条说的是什么", "《专利法》第五十条"])
+@pytest.mark.parametrize("question", ["专利法第50条", "专利法第五十条说的是什么", "《专利法》第五十条",
+                                      "律师让我查查专利法第五十条讲的啥"])  # the law's name after other words
 def test_article_lookup(assistant, question):
     ans = assistant.ask(question)
     assert ans.answered and ans.citations[0].citation == "《中华人民共和国专利法》第五十条"
