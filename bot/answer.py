@@ -107,7 +107,7 @@ class Assistant:
             q = replace(analyse(without_versions(query)), versions=q.versions)
         for ref in q.refs:
             if ref.law:
-                return 1.0, self._lookup(q, ref, self._superseded(version))
+                return 1.0, replace(self._lookup(q, ref, self._superseded(version)), query=query)
         if self._superseded(version):
             filters = {**(filters or {}), "doc_id": version}
         absent = [name for name in q.laws if not self.retriever.find_law(name)]

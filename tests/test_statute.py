@@ -604,6 +604,7 @@ def test_an_older_version_asked_for_is_quoted_and_marked(assistant):
     ans = assistant.ask("2010年版专利法实施细则第八十六条")
     assert ans.answered and ans.citations[0].superseded and ans.citations[0].date == "2010-01-09"
     assert "中止有关程序" in ans.text and "已被 2023-12-11 的版本取代" in ans.text
+    assert ans.query == "2010年版专利法实施细则第八十六条"  # the question as asked, version and all
     # an article that reads as in the current version is kept once, under it: still found
     ans = assistant.ask("2010年版实施细则第七条")
     assert ans.answered and "国防专利机构" in ans.text and "文字相同" in ans.text
