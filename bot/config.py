@@ -60,6 +60,7 @@ class Settings:
     region_weight: float = 1.0  # rerank bonus for documents of a region the question names
     authority_weight: float = 2.0  # rerank bonus by legal hierarchy (法律 > 行政法规 > 司法解释 > local rules)
     answer_type_weight: float = 0.5  # rerank bonus for a passage with a figure in the unit a quantity question asks for
+    consequence_weight: float = 0.5  # rerank bonus for a passage stating a consequence, when that is what is asked
     definition_weight: float = 1.5  # rerank bonus for the passage that defines the term a question asks about
     superseded_penalty: float = 1.5  # rerank malus for an older version of a law, in rank-1 RRF votes
     other_right_penalty: float = 0.5  # rerank malus for an article about another kind of right than the one asked

@@ -21,7 +21,7 @@ from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
 from .statute import (book_title, cited_articles, cn_number, law_matches, related_laws, rights_named, sanctioned_articles,
-                      short_title, subject_of, version_key)
+                      short_title, states_consequence, subject_of, version_key)
 from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,9 @@ class Retriever:
             # "能管多少年" is answered by a passage that states a number of years
             if q.kind == "quantity" and q.unit and has_figure(to_simplified(store.chunks[cid].text), q.unit):
                 fused[cid] += s.answer_type_weight * vote
+            # "不交会怎么样" is answered by a passage that states a consequence (终止, 罚款)
+            if q.asks_consequence and states_consequence(to_simplified(store.chunks[cid].text)):
+                fused[cid] += s.consequence_weight * vote
             if store.documents[store.chunks[cid].doc_id].superseded_by:
                 fused[cid] -= s.superseded_penalty * vote
             if rights and store.chunks[cid].article and rights.isdisjoint(self._rights(store, cid) or rights):

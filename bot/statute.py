@@ -488,6 +488,16 @@ def sanctioned_articles(text: str) -> list[str]:
             for run in _VIOLATES.finditer(text) for m in _ARTICLE_NUMBER.finditer(run.group(1))]
 
 
+# what the law does to whoever breaks it, or to the right: 罚款, 责令, 终止, 宣告无效, 承担…责任
+_CONSEQUENCE = re.compile(r"罚款|责令|没收|吊销|终止|撤销|宣告[^，。；]{0,6}无效|失效|视为(?:撤回|放弃)|承担[^，。；]{0,8}责任|追究|赔偿")
+
+
+def states_consequence(text: str) -> bool:
+    """Whether a passage says what follows from an act (its sanction, or the loss of a right):
+    the kind of answer 会怎么样 asks for, as a figure is the kind 多少 asks for."""
+    return bool(_CONSEQUENCE.search(text))
+
+
 def cited_paragraphs(text: str, law: str, label: str) -> set[int]:
     """The 款 of one article that ``text`` cites by number (专利法第四十二条第二款 -> {2})."""
     return {cn_number(m.group(1)) for m in re.finditer(rf"{re.escape(law)}{re.escape(label)}第([{_NUM}]+)款", text)}

@@ -778,3 +778,12 @@ def test_statute_refusals(assistant):
     for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？",
                      "发明专利从申请到授权，平均要等多久？"):  # a law states rules, not averages (was **四年**)
         assert not assistant.ask(question).answered, question
+
+
+def test_what_follows_from_an_act_ranks_the_article_stating_it(retriever):
+    """不交年费会怎么样 is answered by 第四十四条 (专利权在期限届满前终止), not by 第四十三条, which
+    only says the fee is due and shares more of the question's words."""
+    hits = retriever.search("专利权人一直不交年费，专利会怎么样？", k=3)
+    assert hits[0].article == "第四十四条", [h.citation for h in hits]
+    assert "第四十三条" in [h.article for h in hits]  # the duty itself is still near
+
