@@ -7,11 +7,13 @@ import re
 
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
-from .selection import Candidate
+from .selection import Candidate, key_figure
 from .statute import rights_named
 from .text import get_jieba, has_figure, is_noun, match_form, term_weight, to_simplified
 
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
+_OUTCOME = re.compile(r"怎么判|如何判|判了|判决|判赔|结果|谁赢|赢了|输了")
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]+)[”\"」』]")
 # a year a figure is compared against (较2019年底提高14件) reports nothing about that year
 _BASELINE_YEAR = re.compile(r"(?:较|比|相比|相较于?|同比)\s*((?:19|20)\d{2})\s*年")
 # an average asked for (实际平均要等多久): a law states rules, a report states averages, and only
@@ -44,11 +46,14 @@ def unknown_names(retriever: Retriever, q: Question) -> list[str]:
     import jieba.posseg as pseg
 
     # only a case about them (官司, 判, 纠纷): 我在华为上班 or 在淘宝上卖 is the asker's situation
-    if q.kind not in ("quantity", "date") or not _CASE.search(q.simple):
+    # or how it ended (那个“青花椒”商标官司，法院怎么判的)
+    if not _CASE.search(q.simple) or (q.kind not in ("quantity", "date") and not _OUTCOME.search(q.simple)):
         return []
     get_jieba()
     tags = pseg.dt.word_tag_tab  # the dictionary's tags: a guessed name (钱才) is not one
-    return retriever.unknown_terms([w for w in jieba.lcut(q.simple) if len(w) >= 2 and tags.get(w) in ("nr", "nt", "nz")])
+    names = [w for w in jieba.lcut(q.simple) if len(w) >= 2 and tags.get(w) in ("nr", "nt", "nz")]
+    quoted = [m.strip() for m in _QUOTED.findall(q.simple) if 2 <= len(m.strip()) <= 12]  # a name in quotes
+    return retriever.unknown_terms(quoted + names)
 
 
 def matchable_coverage(retriever: Retriever, q: Question, c: Candidate) -> float:
@@ -83,6 +88,10 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     # a count or measure asked of the law (一年考几次) that no quoted article states in that unit:
     # the law does not say (news pages count with other words, so only articles)
     if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit) for c in chosen):
+        return True
+    # and an article quoted for a count or measure (每科多少分算及格) that states no figure at all
+    # ("一个或者多个" counts the thing itself, as the selection of a figure reads it)
+    if q.kind == "quantity" and best.article and not any(c.figure or key_figure(q, c.sentence) for c in chosen):
         return True
     if _AVERAGE.search(q.simple) and not any("平均" in to_simplified(c.sentence) for c in chosen):
         return True

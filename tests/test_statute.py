@@ -787,3 +787,16 @@ def test_what_follows_from_an_act_ranks_the_article_stating_it(retriever):
     assert hits[0].article == "第四十四条", [h.citation for h in hits]
     assert "第四十三条" in [h.article for h in hits]  # the duty itself is still near
 
+
+def test_a_count_asked_of_an_article_without_any_figure_is_refused(assistant):
+    """多少 with no unit (多少分, 写多少): an article quoted for it must state some figure; 实施细则
+    第二十条 on what a description contains states none (it was quoted as the answer)."""
+    ans = assistant.ask("发明专利的说明书最多能写多少？")
+    assert not ans.answered and ans.citations
+    assert assistant.ask("发明专利权的期限是多少年？").answered
+
+
+def test_how_a_named_case_ended_is_not_in_the_laws(assistant):
+    """No passage speaks of the “青花椒” case: the law's article on invalidation is no verdict."""
+    assert not assistant.ask("前两年那个“青花椒”专利官司，法院最后怎么判的？").answered
+    assert assistant.ask("专利侵权官司输了，法院一般怎么判赔偿？").answered  # no name: the law's rule answers
