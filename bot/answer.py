@@ -123,7 +123,7 @@ class Assistant:
         defines = bool(chosen) and q.defined_in(match_form(chosen[0].focus))
         if chosen and hits[chosen[0].hit_index].article:
             add_sub_answers(self.retriever, self.settings, q, hits, chosen, filters)
-        if not defines and len(chosen) == 1:  # each ask already has its article otherwise
+        if not defines:  # an ask's article still has its implementing article (商标法第四十九条 + 条例第六十六条)
             add_companion(self.retriever, self.settings, q, hits, chosen)
         strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
         # colloquial questions share few words with a statute's wording, so an article is

@@ -800,3 +800,12 @@ def test_how_a_named_case_ended_is_not_in_the_laws(assistant):
     """No passage speaks of the “青花椒” case: the law's article on invalidation is no verdict."""
     assert not assistant.ask("前两年那个“青花椒”专利官司，法院最后怎么判的？").answered
     assert assistant.ask("专利侵权官司输了，法院一般怎么判赔偿？").answered  # no name: the law's rule answers
+
+
+def test_each_ask_and_the_article_implementing_the_first(assistant):
+    """Two asks get an article each (第五十条 on conditions, 第五十一条 on fees); the regulation
+    article implementing the first (实施细则第八十六条) is still quoted beside them."""
+    ans = assistant.ask("我的专利想搞开放许可，需要满足什么条件？许可费怎么定？")
+    cited = [h.citation for h in ans.citations]
+    assert ans.answered and "《中华人民共和国专利法》第五十条" in cited, cited
+    assert "《中华人民共和国专利法实施细则》第八十六条" in cited, cited
