@@ -85,7 +85,7 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
         hit = hits[c.hit_index]
         n = marker[c.hit_index]
         if hit.article:
-            lines.append(f"依据{cite_as(hit, c.item)} [{n}]：")
+            lines.append(f"依据{cite_as(hit, _item_asked(q, c, hit))} [{n}]：")
             lines.append(f"{quoted(_bold_focus(q, c))} [{n}]")
         else:
             source = f"（{hit.title}，{hit.date or '日期不详'}）" if several else ""
@@ -94,8 +94,16 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
         lines.append("不同来源的数字口径或年份不同，请按日期和出处引用。")
     if statute and all(hits[c.hit_index].superseded for c in chosen):
         lines.append(superseded_note)
-    quotes = [Quote(marker[c.hit_index], c.sentence, c.start, c.end, cite_as(hits[c.hit_index], c.item)) for c in chosen]
+    quotes = [Quote(marker[c.hit_index], c.sentence, c.start, c.end, cite_as(hits[c.hit_index], _item_asked(q, c, hits[c.hit_index])))
+              for c in chosen]
     return Answer("\n\n".join(lines), [hits[i] for i in order], True, quotes, query=query)
+
+
+def _item_asked(q: Question, c: Candidate, hit: Hit) -> int:
+    """The 项 to name in the citation (the one that applies). A whole list quoted for 有哪些 /
+    享有什么权利 is the answer itself: it is cited as the article, not as the item that
+    happened to match best."""
+    return 0 if q.kind == "list" and c.sentence == hit.text else c.item
 
 
 def _bold_focus(q: Question, c: Candidate) -> str:

@@ -809,3 +809,11 @@ def test_each_ask_and_the_article_implementing_the_first(assistant):
     cited = [h.citation for h in ans.citations]
     assert ans.answered and "《中华人民共和国专利法》第五十条" in cited, cited
     assert "《中华人民共和国专利法实施细则》第八十六条" in cited, cited
+
+
+def test_a_whole_list_asked_for_is_cited_as_its_article(assistant):
+    """哪些 asks for the list: 第二十四条 is quoted whole and cited whole, not as its first item
+    (it was cited as 第二十四条第（一）项, the emergency case nobody asked about)."""
+    ans = assistant.ask("申请日前哪些公开不会让发明丧失新颖性？")
+    assert ans.answered and "依据《中华人民共和国专利法》第二十四条 [1]" in ans.text
+    assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第二十四条"
