@@ -17,7 +17,7 @@ from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
-_WHERE_Q = re.compile(r"在哪里|在哪儿|在哪|地址|位置|位于哪")
+_WHERE_Q = re.compile(r"在哪里|在哪儿|在哪(?![些个种几类])|地址|位置|位于哪")  # 在哪些情况下 asks which cases
 _DOCNO_Q = re.compile(r"文号|发文字号|文件号|字号是")
 # whose a right is (归谁, 算谁的): the article that assigns it, not an organisation's name
 _OWNER_Q = re.compile(r"归谁(?!管)|属于谁|算谁的|是谁的[吗呢啊]?[？?。]?$|归属于谁|归(?!还)[^，。？?管]{0,6}还是|谁所有|谁享有")

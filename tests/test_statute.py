@@ -817,3 +817,16 @@ def test_a_whole_list_asked_for_is_cited_as_its_article(assistant):
     ans = assistant.ask("申请日前哪些公开不会让发明丧失新颖性？")
     assert ans.answered and "依据《中华人民共和国专利法》第二十四条 [1]" in ans.text
     assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第二十四条"
+
+
+def test_which_cases_is_not_where(assistant):
+    """在哪些情况下 asks which cases, not for an address: it was refused for want of one."""
+    assert analyse("专利权在哪些情况下会提前终止？").kind != "where" and analyse("专利局在哪办公？").kind == "where"
+    ans = assistant.ask("专利权在哪些情况下会提前终止？")
+    assert ans.answered and ans.quotes[0].cite_as == "《中华人民共和国专利法》第四十四条"
+
+
+def test_what_cannot_be_patented_is_read_as_what_is_not_granted(assistant):
+    # 不能申请专利 in the laws' words is 不授予专利权 (第五条, 第二十五条), not 第四条 on secrecy
+    ans = assistant.ask("哪些东西不能申请专利？")
+    assert ans.answered and ans.quotes[0].cite_as in ("《中华人民共和国专利法》第五条", "《中华人民共和国专利法》第二十五条")
