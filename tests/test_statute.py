@@ -196,6 +196,13 @@ def test_a_question_is_also_searched_in_the_laws_terms(retriever):
         Settings(statutory_share=1.5).normalised()
 
 
+def test_taiwan_words_are_read_in_the_laws_terms():
+    """軟體 converts to 软体, which no mainland law writes: it is read as 软件 (计算机软件)."""
+    q = analyse("買了正版軟體，自己再拷一份備份存在硬碟裡，這樣算侵權嗎？")
+    assert "软件" in q.statutory and "计算机软件" in q.expansion
+    assert "知识产权" in analyse("公司的智慧財產權怎麼保護").expansion
+
+
 def test_rare_terms_weigh_more_in_coverage(retriever):
     lexical = retriever.store.lexical
     assert lexical.idf("专利", ["专利"]) < lexical.idf("院士工作站", ["院士", "工作站"]) < lexical.idf("热词", ["热词"])
