@@ -203,6 +203,13 @@ def test_taiwan_words_are_read_in_the_laws_terms():
     assert "知识产权" in analyse("公司的智慧財產權怎麼保護").expansion
 
 
+def test_everyday_names_for_statutory_notions():
+    # a county's name is a 地名 of a 行政区划 (商标法第十条); 反对 a published mark is an 异议
+    assert {"地名", "行政区划"} <= set(analyse("拿我们县名当牌子去注册行不行").expansion)
+    assert "异议" in analyse("别人申请的商标公告了，我要反对得多久内提").expansion
+    assert "植物品种" in analyse("新培育的玉米品种能申请专利吗").expansion
+
+
 def test_rare_terms_weigh_more_in_coverage(retriever):
     lexical = retriever.store.lexical
     assert lexical.idf("专利", ["专利"]) < lexical.idf("院士工作站", ["院士", "工作站"]) < lexical.idf("热词", ["热词"])
