@@ -208,6 +208,9 @@ def test_everyday_names_for_statutory_notions():
     assert {"地名", "行政区划"} <= set(analyse("拿我们县名当牌子去注册行不行").expansion)
     assert "异议" in analyse("别人申请的商标公告了，我要反对得多久内提").expansion
     assert "植物品种" in analyse("新培育的玉米品种能申请专利吗").expansion
+    # a free charity show is the law's 未向公众收取费用; a farmer who keeps seed is a 农民
+    assert {"表演", "未向公众收取费用"} <= set(analyse("不收门票的公益晚会上唱别人的歌，要给钱吗").expansion)
+    assert "农民" in analyse("我是种地的，留点种子明年接着种违法吗").expansion
 
 
 def test_rare_terms_weigh_more_in_coverage(retriever):
