@@ -7,7 +7,7 @@ import re
 
 from .query import ATTRIBUTE_UNITS, Question
 from .retrieval import Hit, Retriever
-from .selection import Candidate, key_figure
+from .selection import DATE, Candidate, key_figure
 from .statute import rights_named
 from .text import get_jieba, has_figure, is_noun, match_form, term_weight, to_simplified
 
@@ -19,6 +19,7 @@ _BASELINE_YEAR = re.compile(r"(?:较|比|相比|相较于?|同比)\s*((?:19|20)\
 # an average asked for (实际平均要等多久): a law states rules, a report states averages, and only
 # a quote that says 平均 gives one
 _AVERAGE = re.compile(r"平均(?:要|得|需要|会|能)?(?:等|排|花|用|拿到)?(?:多久|多长|多少|几)")
+_CALENDAR = re.compile(r"几月|几号|哪天|哪一天|哪年|哪一年|哪个月|日期")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
@@ -92,6 +93,9 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     # and an article quoted for a count or measure (每科多少分算及格) that states no figure at all
     # ("一个或者多个" counts the thing itself, as the selection of a figure reads it)
     if q.kind == "quantity" and best.article and not any(c.figure or key_figure(q, c.sentence) for c in chosen):
+        return True
+    # a day, month or year asked for (每年几月份报名) and no date in the quoted article
+    if q.kind == "date" and best.article and _CALENDAR.search(q.simple) and not any(DATE.search(to_simplified(c.sentence)) for c in chosen):
         return True
     if _AVERAGE.search(q.simple) and not any("平均" in to_simplified(c.sentence) for c in chosen):
         return True

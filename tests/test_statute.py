@@ -813,6 +813,14 @@ def test_a_count_asked_of_an_article_without_any_figure_is_refused(assistant):
     assert assistant.ask("发明专利权的期限是多少年？").answered
 
 
+def test_a_month_asked_of_an_article_without_a_date_is_refused(assistant):
+    """几月份 asks for a date; 第四十三条 says when fees start and 实施细则第一百一十五条 that each is
+    due before the year's term ends, and neither names a month: they are the nearest passages,
+    not an answer."""
+    ans = assistant.ask("专利年费每年几月份交？")
+    assert not ans.answered and "《中华人民共和国专利法》第四十三条" in [h.citation for h in ans.citations]
+
+
 def test_how_a_named_case_ended_is_not_in_the_laws(assistant):
     """No passage speaks of the “青花椒” case: the law's article on invalidation is no verdict."""
     assert not assistant.ask("前两年那个“青花椒”专利官司，法院最后怎么判的？").answered
