@@ -211,6 +211,9 @@ def test_everyday_names_for_statutory_notions():
     # a free charity show is the law's 未向公众收取费用; a farmer who keeps seed is a 农民
     assert {"表演", "未向公众收取费用"} <= set(analyse("不收门票的公益晚会上唱别人的歌，要给钱吗").expansion)
     assert "农民" in analyse("我是种地的，留点种子明年接着种违法吗").expansion
+    # a company is a 法人 in the laws' words (计算机软件保护条例第十三条: 法人或者其他组织)
+    assert "法人" in analyse("公司指定我开发的软件归谁").expansion
+    assert "不使用" in analyse("注册的商标一直闲着，会被撤销吗").expansion
 
 
 def test_rare_terms_weigh_more_in_coverage(retriever):
