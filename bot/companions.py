@@ -64,6 +64,13 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
     linked = [h for h in retriever.companions(lead)
               if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
     quoted = {hits[c.hit_index].chunk_id for c in chosen}
+    rules = [h for h in retriever.sanctioned(lead) if h.chunk_id not in quoted]
+    if rules:  # a penalty names the rule broken (违反本法第八条规定的): quote the rule, whatever its share
+        hit, top = max(((h, c) for h in rules for c in candidates(q, best.hit_index, h)), key=lambda hc: hc[1].score)
+        _quote_too(hits, chosen, hit, top)
+        if len(chosen) >= s.answer_sentences:
+            return
+        quoted.add(hit.chunk_id)
     linked = [h for h in linked if h.chunk_id not in quoted]
     if q.asks_consequence:  # 被查到会怎么处理: quote the article that sanctions the act too
         sanctions = [h for source in (lead, *linked) for h in retriever.sanctions(source) if h.chunk_id not in quoted]

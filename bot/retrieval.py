@@ -257,6 +257,13 @@ class Retriever:
         store = self.store
         return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for cid in self._sanctions_of(store, hit.doc_id, hit.article)]
 
+    def sanctioned(self, hit: Hit) -> list[Hit]:
+        """The articles of the same law whose breach ``hit`` sanctions (违反本法第八条规定的…处…罚款
+        -> 第八条): the rule that says what was done wrong."""
+        store = self.store
+        labels = dict.fromkeys(label for label in sanctioned_articles(hit.text) if label != hit.article)
+        return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for label in labels for cid in self._article_ids(store, hit.doc_id, label)]
+
     def article_count(self, doc_id: str) -> int:
         store = self.store
         return len({store.chunks[cid].article for cid in self._chunk_ids(store, doc_id)} - {""})

@@ -343,6 +343,17 @@ def test_a_consequence_question_quotes_the_article_that_sanctions_the_act(assist
     assert plain.answered and all("第七十八条" not in q.cite_as for q in plain.quotes)
 
 
+def test_a_penalty_is_quoted_with_the_rule_it_sanctions(assistant, retriever):
+    """实施细则第一百条 fines whoever breaks 第十一条 or 第八十八条: asked about faked data, the
+    answer gives the fine and the rule broken (第十一条, 不得编造、伪造…), however few of the
+    question's words that rule shares."""
+    ans = assistant.ask("专利申请人编造实验数据，被查到最多罚多少？")
+    assert [x.cite_as for x in ans.quotes][:2] == ["《中华人民共和国专利法实施细则》第一百条", "《中华人民共和国专利法实施细则》第十一条"]
+    assert "**10万元**" in ans.text
+    penalty = next(h for h in retriever.search("违反本细则第十一条、第八十八条规定的罚款", k=5) if h.article == "第一百条")
+    assert [h.article for h in retriever.sanctioned(penalty)] == ["第十一条", "第八十八条"]
+
+
 def test_the_companion_article_implements_the_quoted_paragraph(assistant):
     # 细则第七十七、七十八条 implement 第四十二条第二款 (slow examination); 第八十条起 its 第三款 (new drugs)
     ans = assistant.ask("发明专利审了好几年才批下来，保护期能补吗？要多久之内提？")
