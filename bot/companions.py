@@ -1,6 +1,6 @@
 """Further articles an answer quotes with its best one: the article of each ask of a
-two-part question, the regulation article that implements the quoted law (or the law article
-a regulation cites), or a close rival from the same law.
+two-part question, the rule a quoted penalty sanctions, the regulation article that implements
+the quoted law (or the law article a regulation cites), or a close rival from the same law.
 
 A statute question is often answered by two articles together; these steps decide which,
 and only add a quote that would answer well enough on its own.
