@@ -20,7 +20,8 @@ _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|
 _WHERE_Q = re.compile(r"在哪里|在哪儿|在哪(?![些个种几类])|地址|位置|位于哪")  # 在哪些情况下 asks which cases
 _DOCNO_Q = re.compile(r"文号|发文字号|文件号|字号是")
 # whose a right is (归谁, 算谁的): the article that assigns it, not an organisation's name
-_OWNER_Q = re.compile(r"归谁(?!管)|属于谁|算谁的|是谁的[吗呢啊]?[？?。]?$|归属于谁|归(?!还)[^，。？?管]{0,6}还是|谁所有|谁享有")
+_OWNER_Q = re.compile(r"归谁(?!管)|属于谁|算谁的|是谁的[吗呢啊]?[？?。]?$|归属于谁|归(?!还)[^，。？?管]{0,6}还是|谁所有|谁享有"
+                      r"|[是算][^，。？?]{0,6}的还是[^，。？?]{1,8}的")  # 是我的还是公司的
 # 归法院还是归市场监管局管, 这事归谁管: which authority, not whose right
 _AUTHORITY_Q = re.compile(r"归[^，。？?]{0,12}管(?!理)|谁管|负责|受理")
 _WHO_Q = re.compile(r"去哪里|向哪里|找哪里|去哪儿|去哪办|哪里办|谁|哪个部门|哪个单位|哪家单位|哪个机构|什么部门|什么单位|发文机关")
@@ -43,6 +44,8 @@ _DEFINE_Q = (
     # a quoted word asked about: 这也算法律保护的“装潢”吗
     re.compile(r"(?:是|算|属于|构成)[^，,。？?！!]{0,12}[“\"「『]([^”\"」』]{2,8})[”\"」』]吗"),
     re.compile(r"(?:什么是|什么叫|何为|何谓)([^，,。？?！!、的是]{2,10})"),
+    # 什么样的东西才算是作品: the term is what it must count as, not 东西
+    re.compile(r"什么样的[^，,。？?！!]{1,8}?(?:才|就)?(?:算是?|属于|构成)([^，,。？?！!、的]{2,8})(?:吗|[？?。]|$)"),
     re.compile(r"什么样的([^，,。？?！!、的是]{2,8}?)(?:才|会|能|可以|受|被|[，,。？?]|$)"),
     re.compile(r"([^，,。？?！!、是的]{2,10}?)(?:是什么|是指什么|指的是什么|指的是啥|指什么|指啥|是啥|什么意思|啥意思|的定义|的含义)(?!时候|时间)"),
     re.compile(r"(?:是|算|算是|属于|构成|成为)([^，,。？?！!、是算]{2,8}?)吗"),
@@ -53,6 +56,7 @@ _DEFINE_Q = (
 # what the law does to someone who breaks it, in the question's words or the laws' terms for them
 # (会怎样 -> 法律责任, 被罚 -> 行政处罚): answered by the article that sanctions the act
 _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究")
+_FILLER = re.compile(r"到底|究竟|具体|真的")
 _QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
 
 
@@ -110,7 +114,10 @@ def defined_term(simple: str) -> str:
     for pattern in _DEFINE_Q:
         m = pattern.search(simple)
         if m and not _QUESTION_WORDS.search(m.group(1)):
-            term = m.group(1).strip().lower()
+            # 驰名商标到底 -> 驰名商标; 老东家的职务发明 -> 职务发明 (the law defines the thing, not whose it is)
+            term = _FILLER.sub("", m.group(1)).strip().lower().split("的")[-1]
+            if len(term) < 2:
+                continue
             # the law defines 实用新型, 外观设计, not 实用新型专利
             return term[:-2] if term.endswith("专利") and len(term) >= 4 else term
     return ""

@@ -230,6 +230,9 @@ def test_rare_terms_weigh_more_in_coverage(retriever):
     ("游戏直播画面是作品吗？", "作品"),
     ("公司的哪些信息才算商业秘密？客户名单算吗？", "商业秘密"),
     ("什么样的发明能申请专利", "发明"),
+    ("什么样的东西才算是作品？", "作品"),  # what it must count as, not 东西
+    ("驰名商标到底是什么意思？", "驰名商标"),  # without the filler
+    ("离职半年后做出的发明，算老东家的职务发明吗？", "职务发明"),  # not whose
     ("实用新型专利指的是啥？", "实用新型"),  # the law defines 实用新型
     ("隔壁店照搬了我们的整体形象，这也算法律保护的“装潢”吗？", "装潢"),
     ("到底啥情况才算脱销？", "脱销"),
@@ -790,6 +793,7 @@ def test_question_reading_edge_cases():
     assert places_in("泉州对专利质押贷款有什么补贴") == ["泉州"] and places_in("在泰国申请商标要多久") == ["泰国"]
     assert analyse("商标是啥时候到期").defines == ""
     assert analyse("侵权了归法院还是归市场监管局管").kind != "owner" and analyse("这事归谁管").kind == "who"
+    assert analyse("请人代笔写的自传，版权算我的还是写手的？").kind == analyse("著作权是我的还是公司的？").kind == "owner"
     assert "计算机软件" in analyse("APP源码被抄了").statutory
     # A不A asks yes or no: 带了几个包 is the situation, not a count asked for
     assert analyse("行李里带了几个仿冒名牌包自己用，会不会被海关扣下？").kind == "condition"
