@@ -18,7 +18,9 @@ _QUOTED = re.compile(r"[“\"「『]([^”\"」』]+)[”\"」』]")
 _BASELINE_YEAR = re.compile(r"(?:较|比|相比|相较于?|同比)\s*((?:19|20)\d{2})\s*年")
 # an average asked for (实际平均要等多久): a law states rules, a report states averages, and only
 # a quote that says 平均 gives one
-_AVERAGE = re.compile(r"平均(?:要|得|需要|会|能)?(?:等|排|花|用|拿到)?(?:多久|多长|多少|几)")
+_AVERAGE = re.compile(r"平均(?:要|得|需要|会|能)?(?:等|排|花|用|拿到)?(?:多久|多长|多少|几)"
+                      # how long one usually waits in line (一般要等几年, 实际要排多久): practice, not a rule
+                      r"|(?:一般|通常|实际|大概|往往)[^，,。？?]{0,6}?(?:要|得|需要)?(?:等|排)(?:多久|多长|几)")
 _CALENDAR = re.compile(r"几月|几号|哪天|哪一天|哪年|哪一年|哪个月|日期")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"

@@ -809,6 +809,13 @@ def test_a_name_in_the_askers_situation_is_no_reason_to_refuse(retriever):
         assert unknown_names(retriever, analyse(question)) == []
 
 
+def test_how_long_one_usually_waits_is_practice_not_a_rule(assistant):
+    """一般要等几年 / 实际要排多久 ask how long applications take in practice; 第四十二条's 四年
+    (the delay after which the term is extended) was quoted as the answer."""
+    for question in ("发明专利从申请到授权一般要等几年？", "实用新型专利实际要排多久才能拿证？"):
+        assert not assistant.ask(question).answered, question
+
+
 def test_statute_refusals(assistant):
     for question in ("发明专利第6年的年费现在是多少钱？", "在美国申请外观设计专利要多久？", "深圳的企业申请发明专利，政府能补贴多少钱？",
                      "发明专利从申请到授权，平均要等多久？"):  # a law states rules, not averages (was **四年**)
