@@ -34,6 +34,7 @@ _UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|
 # an amount of money asked for anywhere: 多少钱, 交多少 (not 晚交多少个月, 提交多少份)
 _MONEY_Q = re.compile(r"多少钱|多少费|多少元|几块钱|多少块|(?:[交付收]|费用?[是要]?)多少(?![个天日年月份次件项倍周人家])"
                       r"|多少(?:保证金|押金|罚款|罚金|补贴|补助|奖金|奖励|资助|赔偿|违约金|滞纳金|年费)")
+_SHARE_Q = re.compile(r"占[^，,。？?]{0,12}?(?:多少|几成|比例|比重)|占比")
 _HOW_LONG = re.compile(r"多久|多长|期限|时效|几天|几个月|几年|多少天|多少年|哪天")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
@@ -178,6 +179,8 @@ def analyse(text: str) -> Question:
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
+    elif _SHARE_Q.search(asking):  # 占GDP多少 asks a share, not the amount beside it
+        unit = "%"
     elif kind == "quantity" and not _HOW_LONG.search(asking):  # 处罚…多久能复议 asks a time, not 元
         unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in asking), "") or \
             next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")

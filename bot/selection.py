@@ -205,6 +205,8 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
             continue
         if not _about_places(q, hits[c.hit_index], c):  # 烟台's 28家 is no answer to "佛山…多少家"
             continue
+        if any(c.hit_index == o.hit_index and c.start < o.end and o.start < c.end for o in chosen):
+            continue  # another clause of a sentence already quoted: its other figure was not asked
         if q.kind == "quantity" and c.figure and c.score >= best.score * (0.85 if not same_doc else 0.95):
             chosen.append(c)
         elif q.kind == "list" and same_doc and c.score >= best.score * 0.85:

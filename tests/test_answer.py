@@ -80,6 +80,14 @@ def test_figures_from_several_sources_are_all_shown(assistant):
     assert "2023-02-27" in ans.text and "2023-12" in ans.text
 
 
+def test_a_share_asked_is_the_percentage_alone(assistant):
+    """占GDP多少 asks a share: 18.60%, not the 1620.46亿元 beside it, nor the other clauses'
+    figures of the same sentence (48亿元, 29个 were shown in bold with it)."""
+    ans = assistant.ask("专利密集型产业增加值占烟台GDP多少")
+    assert ans.answered and ans.text.startswith("**18.60%**")
+    assert ans.text.count("**") == 2, ans.text
+
+
 def test_refusal_lists_nearest_passages(assistant):
     ans = assistant.ask("广州对高价值专利培育中心补贴多少钱？")
     assert not ans.answered
