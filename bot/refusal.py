@@ -23,6 +23,8 @@ _AVERAGE = re.compile(r"平均(?:要|得|需要|会|能)?(?:等|排|花|用|拿�
                       r"|(?:一般|通常|实际|大概|往往)[^，,。？?]{0,6}?(?:要|得|需要)?(?:等|排)(?:多久|多长|几)")
 _CALENDAR = re.compile(r"几月|几号|哪天|哪一天|哪年|哪一年|哪个月|日期")
 _ADDRESS = re.compile(r"[路街道巷]\s*\d+\s*号|大厦|大楼|\d+\s*楼|地址|位于")
+# nouns of any situation (这东西, 有道理吗): no topic the corpus could lack
+_GENERIC = frozenset("东西 道理 事情 情况 问题 办法 地方 时候 人家 别人 样子 意思 说法 结果".split())
 MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容，我不做猜测。"
 MSG_NEAREST = "以下段落可能相关，供参考："
 
@@ -35,7 +37,7 @@ def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate]
     # an attribute the corpus words differently (面积 -> 平方米) is answered by a figure in its unit
     answered = {t for t, unit in ATTRIBUTE_UNITS.items() if unit in chosen[0].figure}
     # an everyday word with a statutory equivalent (版权 -> 著作权) is not unknown to the corpus
-    nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered and t not in q.aliases]
+    nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered and t not in q.aliases and t not in _GENERIC]
     missing = retriever.unknown_terms(nouns)
     total = sum(term_weight(t) for t in q.terms) or 1.0
     return chosen[0].score - penalty * sum(term_weight(t) for t in missing) / total

@@ -721,6 +721,17 @@ def test_filler_words_do_not_count_against_a_quote(retriever):
     assert matchable_coverage(retriever, plain, quote) == pytest.approx(0.1)
 
 
+def test_nouns_of_any_situation_are_no_unknown_topic(retriever):
+    """东西 and 道理 occur in no law, but a question is not about them: they do not weaken the
+    evidence as an unknown topic (青花椒) does (老东家说专利该归他们，有道理吗 was refused)."""
+    from bot.refusal import evidence_strength
+    from bot.selection import Candidate
+
+    quote = [Candidate(0, "", 0, 0, 0.5, "")]
+    assert evidence_strength(retriever, analyse("辞职后搞出的新东西，专利归老东家有道理吗？"), quote, 1.0) == 0.5
+    assert evidence_strength(retriever, analyse("辞职后搞出的青花椒，专利归老东家吗？"), quote, 1.0) < 0.5
+
+
 def test_a_figure_about_a_name_the_corpus_never_mentions_is_refused(assistant):
     # no passage speaks of 腾讯's case, so 专利法第七十一条's 三万元以上五百万元以下 is no answer
     assert not assistant.ask("腾讯和阿里那场专利官司，法院最后判了多少钱？").answered
