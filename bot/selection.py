@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .query import Question
 from .retrieval import Hit
-from .statute import ITEM_START, cn_number, list_intro, strip_label
+from .statute import ITEM_START, cn_number, list_intro, states_consequence, strip_label
 from .text import FIGURE, coverage, in_unit, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
@@ -31,7 +31,8 @@ _IN_FORCE_Q = re.compile(r"施行|实施|生效|有效")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 600  # an article up to this long is quoted whole, its answering part bold when asked
 LONG_SENTENCE = 160
-DEFINITION_BONUS = 0.35  # the sentence defining the asked term outweighs shared words
+DEFINITION_BONUS = 0.35
+CONSEQUENCE_BONUS = 0.05  # a clause saying what follows (终止, 罚款) is preferred when that is asked  # the sentence defining the asked term outweighs shared words
 
 
 @dataclass
@@ -170,6 +171,8 @@ def type_bonus(q: Question, clause: str) -> float:
         return 0.08
     if q.kind == "date":
         return 0.15 if DATE.search(simple) else -0.1
+    if q.asks_consequence and q.kind not in ("quantity", "date"):  # 不交会怎么样: the clause saying what follows
+        return CONSEQUENCE_BONUS if states_consequence(simple) else 0.0
     if q.kind == "condition":
         return 0.1 if _CONDITION.search(clause) else 0.0
     if q.kind == "list":

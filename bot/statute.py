@@ -489,7 +489,8 @@ def sanctioned_articles(text: str) -> list[str]:
 
 
 # what the law does to whoever breaks it, or to the right: 罚款, 责令, 终止, 宣告无效, 承担…责任
-_CONSEQUENCE = re.compile(r"罚款|责令|没收|吊销|终止|撤销|宣告[^，。；]{0,6}无效|失效|视为(?:撤回|放弃)|承担[^，。；]{0,8}责任|追究|赔偿")
+_CONSEQUENCE = re.compile(r"罚款|责令|没收|吊销|终止|撤销|宣告[^，。；]{0,6}无效|失效|视为(?:撤回|放弃)|承担[^，。；]{0,8}责任|追究|赔偿"
+                         r"|年内不得|不再予以|丧失")  # a time-bound ban (三年内不得申请…) or a right lost
 
 
 def states_consequence(text: str) -> bool:

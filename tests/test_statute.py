@@ -841,6 +841,16 @@ def test_what_follows_from_an_act_ranks_the_article_stating_it(retriever):
     assert "第四十三条" in [h.article for h in hits]  # the duty itself is still near
 
 
+def test_what_follows_is_quoted_first(assistant):
+    """Asked 会怎么样, the answer opens with the article saying what follows (实施细则第一百一十五条:
+    …专利权自应当缴纳年费期满之日起终止), not with 第四十三条, which only says the fee is due."""
+    ans = assistant.ask("专利权人一直不交年费，专利会怎么样？")
+    assert ans.answered and ans.quotes[0].cite_as in ("《中华人民共和国专利法实施细则》第一百一十五条", "《中华人民共和国专利法》第四十四条")
+    from bot.statute import states_consequence
+
+    assert states_consequence("自然人、法人和非法人组织有下列情形之一的，三年内不得申请政府财政性资金项目")
+
+
 def test_a_count_asked_of_an_article_without_any_figure_is_refused(assistant):
     """多少 with no unit (多少分, 写多少): an article quoted for it must state some figure; 实施细则
     第二十条 on what a description contains states none (it was quoted as the answer)."""
