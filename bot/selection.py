@@ -31,8 +31,8 @@ _IN_FORCE_Q = re.compile(r"施行|实施|生效|有效")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 600  # an article up to this long is quoted whole, its answering part bold when asked
 LONG_SENTENCE = 160
-DEFINITION_BONUS = 0.35
-CONSEQUENCE_BONUS = 0.05  # a clause saying what follows (终止, 罚款) is preferred when that is asked  # the sentence defining the asked term outweighs shared words
+DEFINITION_BONUS = 0.35  # the sentence defining the asked term outweighs shared words
+CONSEQUENCE_BONUS = 0.05  # asked 会怎么样, a clause saying what follows (终止, 罚款) is preferred
 
 
 @dataclass
