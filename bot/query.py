@@ -56,7 +56,8 @@ _DEFINE_Q = (
 )
 # what the law does to someone who breaks it, in the question's words or the laws' terms for them
 # (会怎样 -> 法律责任, 被罚 -> 行政处罚): answered by the article that sanctions the act
-_CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究")
+_CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究"
+                         r"|会(?:被)?(?:作废|失效|撤销|撤掉|终止|吊销|没收|取消)")  # 专利会作废吗: whether it follows
 _FILLER = re.compile(r"到底|究竟|具体|真的")
 _QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
 

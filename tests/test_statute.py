@@ -849,6 +849,10 @@ def test_what_follows_is_quoted_first(assistant):
     from bot.statute import states_consequence
 
     assert states_consequence("自然人、法人和非法人组织有下列情形之一的，三年内不得申请政府财政性资金项目")
+    # 会作废吗 asks whether it follows: 第四十四条 (终止) answers, not 第四十三条 on paying
+    assert analyse("专利年费忘交了，专利会作废吗？").asks_consequence
+    ans = assistant.ask("专利年费忘交了，专利会作废吗？")
+    assert ans.quotes[0].cite_as.startswith("《中华人民共和国专利法》第四十四条"), [x.cite_as for x in ans.quotes]
 
 
 def test_a_count_asked_of_an_article_without_any_figure_is_refused(assistant):
