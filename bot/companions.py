@@ -64,20 +64,18 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
     linked = [h for h in retriever.companions(lead)
               if not para or para in (cited_paragraphs(h.text, law, lead.article) or {para})]
     quoted = {hits[c.hit_index].chunk_id for c in chosen}
-    rules = [h for h in retriever.sanctioned(lead) if h.chunk_id not in quoted]
-    if rules:  # a penalty names the rule broken (违反本法第八条规定的): quote the rule, whatever its share
-        hit, top = max(((h, c) for h in rules for c in candidates(q, best.hit_index, h)), key=lambda hc: hc[1].score)
-        _quote_too(hits, chosen, hit, top)
+    # a penalty names the rule broken (违反本法第八条规定的): quote the rule, whatever its share
+    hit = _quote_best(q, best.hit_index, hits, chosen, [h for h in retriever.sanctioned(lead) if h.chunk_id not in quoted])
+    if hit:
         if len(chosen) >= s.answer_sentences:
             return
         quoted.add(hit.chunk_id)
     linked = [h for h in linked if h.chunk_id not in quoted]
     if q.asks_consequence:  # 被查到会怎么处理: quote the article that sanctions the act too
+        # it names the quoted act rather than the asker's words: no share to reach
         sanctions = [h for source in (lead, *linked) for h in retriever.sanctions(source) if h.chunk_id not in quoted]
-        pool = [(h, c) for h in sanctions for c in candidates(q, best.hit_index, h)]
-        if pool:  # it names the quoted act rather than the asker's words: no share to reach
-            hit, top = max(pool, key=lambda hc: hc[1].score)
-            _quote_too(hits, chosen, hit, top)
+        hit = _quote_best(q, best.hit_index, hits, chosen, sanctions)
+        if hit:
             if len(chosen) >= s.answer_sentences:
                 return
             quoted.add(hit.chunk_id)
@@ -97,6 +95,16 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
             continue
         _quote_too(hits, chosen, hit, top)
         return
+
+
+def _quote_best(q: Question, rank: int, hits: list[Hit], chosen: list[Candidate], pool: list[Hit]) -> Hit | None:
+    """Quote the best reading of ``pool`` (scored at ``rank``), whatever its share; the hit quoted."""
+    scored = [(h, c) for h in pool for c in candidates(q, rank, h)]
+    if not scored:
+        return None
+    hit, top = max(scored, key=lambda hc: hc[1].score)
+    _quote_too(hits, chosen, hit, top)
+    return hit
 
 
 def _quote_too(hits: list[Hit], chosen: list[Candidate], hit: Hit, candidate: Candidate) -> None:
