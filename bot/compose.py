@@ -81,11 +81,12 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
             lines.append("；".join(f"**{fig}** [{n}]" for fig, n in figures))
         elif figures:
             lines.append(f"**{figures[0][0]}**")
-    for c in chosen:
+    cites = [cite_as(hits[c.hit_index], _item_asked(q, c, hits[c.hit_index])) for c in chosen]
+    for c, cited in zip(chosen, cites):
         hit = hits[c.hit_index]
         n = marker[c.hit_index]
         if hit.article:
-            lines.append(f"依据{cite_as(hit, _item_asked(q, c, hit))} [{n}]：")
+            lines.append(f"依据{cited} [{n}]：")
             lines.append(f"{quoted(_bold_focus(q, c))} [{n}]")
         else:
             source = f"（{hit.title}，{hit.date or '日期不详'}）" if several else ""
@@ -94,8 +95,7 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
         lines.append("不同来源的数字口径或年份不同，请按日期和出处引用。")
     if statute and all(hits[c.hit_index].superseded for c in chosen):
         lines.append(superseded_note)
-    quotes = [Quote(marker[c.hit_index], c.sentence, c.start, c.end, cite_as(hits[c.hit_index], _item_asked(q, c, hits[c.hit_index])))
-              for c in chosen]
+    quotes = [Quote(marker[c.hit_index], c.sentence, c.start, c.end, cited) for c, cited in zip(chosen, cites)]
     return Answer("\n\n".join(lines), [hits[i] for i in order], True, quotes, query=query)
 
 
