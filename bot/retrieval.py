@@ -8,7 +8,6 @@ text for display.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import (book_title, cited_articles, cn_number, law_matches, related_laws, rights_named, sanctioned_articles,
-                      short_title, states_consequence, subject_of, version_key)
+from .statute import (ARTICLE_START, book_title, cited_articles, cn_number, law_matches, related_laws, rights_named,
+                      sanctioned_articles, short_title, states_consequence, subject_of, version_key)
 from .text import coverage, has_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
@@ -272,7 +271,7 @@ class Retriever:
         """The highest article number of a document: an older version's articles that read as in
         the current one are kept once, under the current version, so it may hold fewer passages."""
         store = self.store
-        numbers = (re.match(r"第(.+?)条", store.chunks[cid].article) for cid in self._chunk_ids(store, doc_id))
+        numbers = (ARTICLE_START.match(store.chunks[cid].article) for cid in self._chunk_ids(store, doc_id))
         return max((cn_number(m.group(1)) for m in numbers if m), default=0)
 
     def _chunk_ids(self, store: IndexStore, doc_id: str) -> list[int]:
