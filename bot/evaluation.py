@@ -46,6 +46,12 @@ def cites_article(hit, articles: list[str]) -> bool:
     return bool(hit.article) and f"{short_title(hit.title)}{hit.article}" in articles
 
 
+def extra_articles(answer, articles: list[str]) -> set[str]:
+    """The articles an answer quotes that are not among the gold ``articles``."""
+    quoted = (answer.citations[q.citation - 1] for q in answer.quotes)
+    return {f"{short_title(h.title)}{h.article}" for h in quoted if h.article and not cites_article(h, articles)}
+
+
 def is_relevant(hit, item: dict) -> bool:
     return contains_evidence(hit.text, item.get("evidence") or []) or cites_article(hit, item.get("articles") or [])
 
@@ -59,6 +65,10 @@ class EvalReport:
     answer_has_evidence: int = 0
     citations_have_evidence: int = 0
     answered_when_answerable: int = 0
+    # quotes from articles that are not gold, over answered questions with gold articles: a
+    # second article quoted "just in case" costs the reader, and hit rates never show it
+    extra_quotes: int = 0
+    answered_with_articles: int = 0
     unanswerable: int = 0
     refused_correctly: int = 0
     followups: int = 0
@@ -78,6 +88,7 @@ class EvalReport:
                 ("answer contains evidence", f"{self.answer_has_evidence / a:.3f}"),
                 ("first 3 citations contain evidence", f"{self.citations_have_evidence / a:.3f}"),
                 ("answered (answerable)", f"{self.answered_when_answerable / a:.3f}"),
+                ("other articles quoted per answer", f"{self.extra_quotes / max(self.answered_with_articles, 1):.2f}"),
                 ("refused (unanswerable)", f"{self.refused_correctly}/{self.unanswerable}"),
             ]
             if self.followups:
@@ -146,6 +157,9 @@ def evaluate(retriever, questions: list[dict], assistant=None, k: int = 5) -> Ev
         rep.answer_has_evidence += ok_text
         rep.citations_have_evidence += ok_cite
         rep.answered_when_answerable += answer.answered
+        if answer.answered and item.get("articles"):
+            rep.answered_with_articles += 1
+            rep.extra_quotes += len(extra_articles(answer, item["articles"]))
         if not ok_text:
             rep.failures.append(f"{item.get('id')}: answer lacks evidence ({'answered' if answer.answered else 'refused'}): {question}")
     return rep

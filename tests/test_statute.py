@@ -12,6 +12,7 @@ from bot.chunking import chunk_documents
 from bot.corpus import load_corpus, parse_document
 from bot.formats import file_title
 from bot.compose import compose
+from bot.evaluation import evaluate, extra_articles
 from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
 from bot.selection import Candidate
@@ -320,6 +321,17 @@ def test_whose_a_right_is_gets_the_article_that_assigns_it(assistant):
     ans = assistant.ask(q.text)
     print("\n" + ans.text)
     assert [x.cite_as for x in ans.quotes] == ["《中华人民共和国专利法》第六条", "《中华人民共和国专利法实施细则》第十三条第（三）项"]
+
+
+def test_the_evaluator_counts_quotes_of_articles_that_are_not_gold(retriever, assistant):
+    q = "员工离职几个月后做出一个发明，和他原来在厂里负责的活有关，专利算谁的？"
+    ans = assistant.ask(q)
+    assert extra_articles(ans, ["专利法第六条"]) == {"专利法实施细则第十三条"}
+    assert extra_articles(ans, ["专利法第六条", "专利法实施细则第十三条"]) == set()
+    item = {"id": "x", "q": q, "evidence": ["职务发明创造申请专利的权利属于该单位"], "articles": ["专利法第六条"]}
+    report = evaluate(retriever, [item], assistant)
+    print("\n" + report.table())
+    assert ("other articles quoted per answer", "1.00") in report.rows()
 
 
 def test_sanctioned_articles_are_read_from_the_liability_articles():
