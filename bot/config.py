@@ -85,7 +85,7 @@ class Settings:
     refuse_below_statute: float = 0.25  # the same when the quote is a statute's article (eval/statutes.jsonl)
     statute_min_coverage: float = 0.2  # an article sharing less of the question's terms does not answer it
     companion_share: float = 0.5  # an article citing (or cited by) the quoted one is quoted too above this share of its score
-    related_share: float = 0.85  # the same for another retrieved article of a related law
+    related_share: float = 0.9  # the same for another retrieved article of a related law
     rival_share: float = 0.9  # and for another article of the same law: two close readings are both quoted
     unknown_term_penalty: float = 1.0  # per share of question nouns the corpus never mentions
     # optional LLM mode (OpenAI-compatible chat completions)
