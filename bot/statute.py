@@ -396,6 +396,14 @@ _REF = re.compile(
 )
 
 
+# the words before a law's name that are the asker's, not the name's (律师让我看看 / 帮我找找 /
+# 我们公司想了解一下): no law's name holds a pronoun or a verb of asking, so the name starts
+# after the last of them, and after the verbs that follow a pronoun (我去查查)
+_ASKER = re.compile(r"^.*(?:[我你您咱]们?|请问|问一下|了解一下|想知道|想问|告诉|看看|看一下|查查|查一下|找找|找一下|翻翻|翻一下)")
+_ASKER_VERBS = re.compile(r"^(?:想|要|去|来|能|再)*(?:了解|知道|看|查|找|翻|读|问)*(?:了|过)?")
+_LEAD = re.compile(r"^(?:关于|根据|按照|依照|依据|.*?年版|.*?版)")
+
+
 @dataclass
 class ArticleRef:
     law: str  # as written in the question ("专利法", "实施细则"), may be ""
@@ -420,7 +428,10 @@ def article_refs(question: str) -> list[ArticleRef]:
             item = cn_number(m.group(5)) if m.group(5) else 0
         else:
             law, number, sub, para, item = m.group(6), cn_number(m.group(7)), 0, 0, 0
-        law = re.sub(r"^(请问|我想问|问一下|查一下|看看|关于|根据|按照|依照|依据|.*?年版|.*?版)", "", law)
+        asker = _ASKER.match(law)
+        if asker:
+            law = _ASKER_VERBS.sub("", law[asker.end():])
+        law = _LEAD.sub("", law)
         if number:
             refs.append(ArticleRef(law, number, sub, para, item))
     return refs

@@ -383,6 +383,12 @@ def test_the_companion_article_implements_the_quoted_paragraph(assistant):
     ("实施细则86条是什么规定", "实施细则", 86, 0),
     ("商标法第十条第一款", "商标法", 10, 1),
     ("《著作权法》第二十四条", "著作权法", 24, 0),
+    # the asker's words before the name are not part of it
+    ("律师让我看看知识产权法第十二条", "知识产权法", 12, 0),
+    ("老板叫我去查查反垄断法第五条是怎么写的", "反垄断法", 5, 0),
+    ("我们公司想了解一下商标法第十条第一款", "商标法", 10, 1),
+    ("我查了商标法第七十三条", "商标法", 73, 0),
+    ("看守所条例第五条", "看守所条例", 5, 0),
 ])
 def test_article_references(question, law, number, para):
     ref = article_refs(question)[0]
@@ -667,6 +673,8 @@ def test_an_older_version_asked_for_is_quoted_and_marked(assistant):
 @pytest.mark.parametrize("question, says", [
     ("专利法第九十条规定了什么？", "没有第九十条"),
     ("《知识产权法》第十二条怎么说的", "没有找到《知识产权法》"),
+    ("律师让我看看知识产权法第十二条", "没有找到《知识产权法》，"),
+    ("帮我找找反垄断法第五条", "没有找到《反垄断法》，"),
     ("2008年版专利法第六十三条原文是什么？", "没有收录 2008 年的版本"),
     # a law named without an article: another law's article is no answer to it
     ("《促进科技成果转化法》里职务发明的奖励比例最低多少？", "没有收录《促进科技成果转化法》"),
