@@ -23,7 +23,7 @@ from .refusal import (MSG_NEAREST, MSG_REFUSE, about_another_right, date_of_anot
                       misses_anchor, unknown_names)
 from .retrieval import Hit, Retriever
 from .selection import candidates, choose
-from .statute import ArticleRef, book_title, without_versions
+from .statute import ArticleRef, article_refs, book_title, short_title, with_law, without_versions
 from .text import match_form
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ MSG_TOO_LONG = "问题太长了（{n} 字）。请把问题精简到 {limit} 字
 MSG_NOT_A_QUESTION = "没能看懂这个问题。请用中文描述您想了解的知识产权政策，例如：“我的专利能不能申请维持费资助？”"
 MSG_NO_LAW = "资料库中没有找到《{law}》，无法查到它的{article}。"
 MSG_LAW_ABSENT = "资料库中没有收录《{law}》，无法依据它回答。"
+MSG_WHICH_LAW = "您问的是哪部法律的{article}？请带上法律的名称再问，例如：{examples}。"
+MSG_NO_LAW_HAS = "资料库中没有哪部法律有{article}，请核对条号。"
 MSG_NO_ARTICLE = "{citation}没有{article}（资料库中的{which}文本共{count}条）。"
 MSG_OTHER_VERSION = "资料库中的{citation}只有 {dates} 的版本，没有收录 {year} 年的版本，无法引用该版本的原文。"
 MSG_SAME_TEXT = "注意：{date} 版的这一条与现行版本（{current}）文字相同，以上引自现行版本。"
@@ -92,6 +94,11 @@ class Assistant:
             previous = turn if previous is None else self.interpretations(turn, [{"role": "user", "content": previous}])[-1]
         if previous is None:
             return [question]
+        if analyse(question).names_only_an_article:
+            # 那第五十一条呢 after 专利法第五十条: an article of the law the conversation is about
+            law = next((ref.law for ref in article_refs(previous) if ref.law), "") or self._law_quoted(previous)
+            if law:
+                return [with_law(question, law)]
         if is_followup(question):
             return [resolve_followup(previous, question)]
         if not places_in(question) and places_in(previous):
@@ -108,6 +115,8 @@ class Assistant:
         for ref in q.refs:
             if ref.law:
                 return 1.0, replace(self._lookup(q, ref, self._superseded(version)), query=query)
+        if q.names_only_an_article:  # 第五十条: of which law? A search would pick one at random
+            return 0.0, self._which_law(q.refs[0], query)
         if self._superseded(version):
             filters = {**(filters or {}), "doc_id": version}
         absent = [name for name in q.laws if not self.retriever.find_law(name)]
@@ -160,6 +169,21 @@ class Assistant:
             return SUPERSEDED_NOTE
         docs = self.retriever.documents
         return MSG_ASKED_VERSION.format(date=docs[version].date, current=docs[docs[version].superseded_by].date)
+
+    def _law_quoted(self, question: str) -> str:
+        """The law whose article answers ``question`` first, or "". Asked again rather than read
+        from the history's answer text, which the client sends and could have changed."""
+        _, answer = self._answer(question, None)
+        first = answer.citations[0] if answer.answered and answer.citations else None
+        return first.title if first and first.article else ""
+
+    def _which_law(self, ref: ArticleRef, query: str) -> Answer:
+        docs = self.retriever.documents
+        laws = self.retriever.laws_with(ref.label)[:3]
+        if not laws:
+            return Answer(MSG_NO_LAW_HAS.format(article=ref.label), [], False, query=query)
+        examples = "、".join(f"“{short_title(docs[d].title)}{ref.label}”" for d in laws)
+        return Answer(MSG_WHICH_LAW.format(article=ref.label, examples=examples), [], False, query=query)
 
     def _lookup(self, q: Question, ref: ArticleRef, version: str = "") -> Answer:
         """The article a question names, from the current version of that law or the older one asked for."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
 from .places import GAZETTEER, REGIONS, enclosing
-from .statute import BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, rights_named, version_requests
+from .statute import (BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, rights_named, version_requests,
+                      without_article_refs)
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
@@ -59,6 +60,8 @@ _DEFINE_Q = (
 _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究"
                          r"|会(?:被)?(?:作废|失效|撤销|撤掉|终止|吊销|没收|取消)")  # 专利会作废吗: whether it follows
 _FILLER = re.compile(r"到底|究竟|具体|真的")
+# what asking for an article's text adds to its number (第五十条的原文, 第五十条规定了什么)
+_LOOKUP_WORDS = frozenset("规定 内容 原文 条文 全文 具体 意思".split())
 _QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
 
 
@@ -98,6 +101,15 @@ class Question:
     def tokens(self) -> list[str]:
         """BM25 tokens of the question, with the statutory terms for its everyday words."""
         return tokenize(" ".join([self.simple, *self.expansion]))
+
+    @property
+    def names_only_an_article(self) -> bool:
+        """Whether the question asks for an article of no law it names (第五十条, 第五十条说的啥):
+        many laws have one, and its other words give a search nothing to go on."""
+        if not self.refs or any(ref.law for ref in self.refs):
+            return False
+        rest = content_terms(without_article_refs(self.simple))
+        return not [t for t in rest if len(t) >= 2 and t not in _LOOKUP_WORDS]
 
     def defined_in(self, normalised_text: str) -> bool:
         """Whether a passage (in match form) defines the asked term: 本法所称的作品 / 技术措施，是指 /

@@ -263,6 +263,13 @@ class Retriever:
         labels = dict.fromkeys(label for label in sanctioned_articles(hit.text) if label != hit.article)
         return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for label in labels for cid in self._article_ids(store, hit.doc_id, label)]
 
+    def laws_with(self, label: str) -> list[str]:
+        """The current statutes that have article ``label``, laws before regulations: those a
+        lookup naming no law may mean."""
+        store = self.store
+        docs = [d for d in store.documents.values() if d.statute and not d.superseded_by and self._article_ids(store, d.doc_id, label)]
+        return [d.doc_id for d in sorted(docs, key=lambda d: -AUTHORITY.get(d.doc_type, 0.0))]
+
     def article_count(self, doc_id: str) -> int:
         store = self.store
         return len({store.chunks[cid].article for cid in self._chunk_ids(store, doc_id)} - {""})

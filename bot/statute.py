@@ -437,6 +437,21 @@ def article_refs(question: str) -> list[ArticleRef]:
     return refs
 
 
+def with_law(question: str, law: str) -> str:
+    """``question`` with ``law`` named before its first article reference that names none
+    (那第五十一条呢, after a question on 专利法 -> 那《专利法》第五十一条呢)."""
+    text = unicodedata.normalize("NFKC", question)
+    for m in _REF.finditer(text):
+        if m.group(2) and not m.group(1):
+            return f"{text[: m.start()]}《{law}》{text[m.start():]}"
+    return question
+
+
+def without_article_refs(question: str) -> str:
+    """``question`` without its article references: the words it asks with."""
+    return _REF.sub(" ", unicodedata.normalize("NFKC", question))
+
+
 # a version of a law asked for by its year: 2010年版实施细则, 2008年那版专利法, 1984年第一版专利法,
 # 专利法（2008年修正）
 _LAW_RUN = r"《?([\u4e00-\u9fff]{1,30})"

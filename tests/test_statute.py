@@ -395,6 +395,27 @@ def test_article_references(question, law, number, para):
     assert (ref.law, ref.number, ref.paragraph) == (law, number, para)
 
 
+def test_an_article_of_no_law_is_asked_back(assistant):
+    # many laws have a 第五十条: a search would quote one at random
+    assert analyse("第五十条说的是什么").names_only_an_article
+    assert not analyse("第五十条开放许可怎么规定").names_only_an_article  # its words can be searched
+    ans = assistant.ask("第五十条")
+    assert not ans.answered and "哪部法律的第五十条" in ans.text and "“专利法第五十条”" in ans.text
+    assert "没有哪部法律有第九百条" in assistant.ask("第九百条").text
+
+
+def test_an_article_of_no_law_in_a_conversation_is_of_its_law(assistant):
+    def history(*turns):
+        return [{"role": "user", "content": t} for t in turns]
+
+    # the law the previous question named, or else the law of the article that answered it
+    for earlier in ("专利法第五十条是什么", "开放许可需要满足什么条件"):
+        ans = assistant.ask("那第五十一条呢", history=history(earlier))
+        assert ans.answered and ans.quotes[0].cite_as == "《中华人民共和国专利法》第五十一条", (earlier, ans.text)
+    ans = assistant.ask("第五十二条", history=history("专利法第五十条是什么", "那第五十一条呢"))
+    assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第五十二条"
+
+
 def _traditional(text: str) -> str:
     import opencc
 
