@@ -11,6 +11,7 @@ passages only.
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from dataclasses import replace
 
@@ -32,6 +33,12 @@ __all__ = ["Answer", "Assistant", "Quote"]
 
 MSG_EMPTY = "请输入您想了解的知识产权政策问题，例如：“烟台有多少个院士工作站？”"
 MSG_TOO_LONG = "问题太长了（{n} 字）。请把问题精简到 {limit} 字以内再问。"
+MSG_HELLO = ("您好！我回答知识产权法律和政策的问题，每个回答都注明出处（法律名称、条号或文章标题）。"
+             "例如：“外观设计专利能保护多久？”“员工在本职工作中做出的发明，专利归谁？”“烟台有多少个院士工作站？”")
+MSG_THANKS = "不客气！还有知识产权方面的问题，可以继续问我。"
+# a greeting or thanks on its own: no question to search for, and passages "nearest" to 你好 are noise
+_HELLO = re.compile(r"(?:你好|您好|嗨|哈喽|hello|hi|在吗|在不在|有人吗)+[啊呀呢吗]?", re.IGNORECASE)
+_THANKS = re.compile(r"(?:谢谢|谢了|多谢|感谢|thanks?|thank you|再见|拜拜|好的|明白了|知道了)+(?:你|您|啦|了|啊)?", re.IGNORECASE)
 MSG_NOT_A_QUESTION = "没能看懂这个问题。请用中文描述您想了解的知识产权政策，例如：“我的专利能不能申请维持费资助？”"
 MSG_NO_LAW = "资料库中没有找到《{law}》，无法查到它的{article}。"
 MSG_LAW_ABSENT = "资料库中没有收录《{law}》，无法依据它回答。"
@@ -216,6 +223,11 @@ class Assistant:
             return MSG_EMPTY
         if len(text) > self.settings.max_question_chars:
             return MSG_TOO_LONG.format(n=len(text), limit=self.settings.max_question_chars)
+        bare = re.sub(r"[\s\W_]+", "", text)
+        if _HELLO.fullmatch(bare):
+            return MSG_HELLO
+        if _THANKS.fullmatch(bare):
+            return MSG_THANKS
         meaningful = [c for c in text if c.isalnum() and unicodedata.category(c)[0] in "LN"]
         if not any("\u4e00" <= c <= "\u9fff" for c in meaningful) and len(meaningful) < 3:
             return MSG_NOT_A_QUESTION

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from .query import Question
 from .retrieval import Hit
-from .selection import Candidate
+from .selection import Candidate, parallel_figures
 from .statute import cn_numeral
 from .text import match_form
 
@@ -77,8 +77,11 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
     if q.kind in ("quantity", "date"):
         # a statute's figure is the quoted article's own, never a companion's (another law's 五百万元)
         figures = [(c.figure, marker[c.hit_index]) for c in (chosen[:1] if statute else chosen) if c.figure]
+        parallel = parallel_figures(q, chosen[0].focus) if statute and figures else []
         if len(figures) > 1 and not statute:
             lines.append("；".join(f"**{fig}** [{n}]" for fig, n in figures))
+        elif parallel:  # 专利能保护多久: 发明 二十年, 实用新型 十年, 外观设计 十五年 — each with what it is for
+            lines.append("；".join(part.replace(fig, f"**{fig}**", 1) for part, fig in parallel))
         elif figures:
             lines.append(f"**{figures[0][0]}**")
     cites = [cite_as(hits[c.hit_index], _item_asked(q, c, hits[c.hit_index])) for c in chosen]

@@ -231,6 +231,33 @@ def key_figure(q: Question, clause: str) -> str:
 
     Matching runs on the simplified text (萬/億 read as 万/亿) and the figure is returned as
     written in the original where the two line up."""
+    ranked = _ranked_figures(q, clause)
+    return _as_written(clause, ranked[0][0]) if ranked else ""
+
+
+def parallel_figures(q: Question, clause: str) -> list[tuple[str, str]]:
+    """``(comma clause, figure)`` for each figure of the asked kind that the question's terms
+    bind as tightly as the best one, each in a comma clause of its own: "专利能保护多久" names
+    none of 发明 (二十年), 实用新型 (十年) and 外观设计 (十五年), so no one of them is the answer.
+    Empty when one figure stands out."""
+    ranked = _ranked_figures(q, clause)
+    tied = sorted(((m, span) for m, (own, _), span in ranked if own == ranked[0][1][0]), key=lambda x: x[0].start()) if ranked else []
+    # one figure said twice (…保护期为五十年；…保护期为五十年) is no choice to make
+    if len({m.group() for m, _ in tied}) < 2 or len({span for _, span in tied}) < len(tied):
+        return []
+    text = clause if len(to_simplified(clause)) == len(clause) else to_simplified(clause)
+    return [(strip_label(text[lo:hi].strip("，,；;。：: ")), _as_written(clause, m)) for m, (lo, hi) in tied]
+
+
+def _as_written(clause: str, m: re.Match) -> str:
+    """A figure as written in the original clause where it lines up with the simplified one."""
+    same_length = len(to_simplified(clause)) == len(clause)
+    return (clause[m.start() : m.end()] if same_length else m.group()).strip()
+
+
+def _ranked_figures(q: Question, clause: str) -> list[tuple[re.Match, tuple[float, float], tuple[int, int]]]:
+    """The clause's figures of the asked kind, best first, each with how tightly the question's
+    terms bind it (in its own comma clause, and by distance) and its comma clause."""
     simple = to_simplified(clause)
     if q.kind == "date":
         matches = list(DATE.finditer(simple))
@@ -243,8 +270,6 @@ def key_figure(q: Question, clause: str) -> str:
         # a figure the question states itself (商标明年就满10年了，提前多久能续) is its situation
         stated = {form for t in q.terms for form in (t, *q.aliases.get(t, ()))}
         matches = [m for m in matches if m.group().strip() not in stated] or matches
-    if not matches:
-        return ""
     # a term counts where the clause says it in the laws' or the report's words too (最多 as 最高)
     occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms
                    for form in dict.fromkeys((t, *q.aliases.get(t, ()))) for m in re.finditer(re.escape(form), simple)]
@@ -267,6 +292,5 @@ def key_figure(q: Question, clause: str) -> str:
             own += weight * (lo <= start and end <= hi)
         return own, near
 
-    best = max(matches, key=closeness)
-    same_length = len(simple) == len(clause)
-    return (clause[best.start() : best.end()] if same_length else best.group()).strip()
+    scored = [(m, closeness(m), clause_of(m.start())) for m in matches]
+    return sorted(scored, key=lambda x: x[1], reverse=True)

@@ -603,6 +603,14 @@ def test_statute_answers_quote_and_cite_the_article(assistant, question, cited, 
     assert not any(h.superseded for h in ans.citations[:1])
 
 
+def test_a_figure_the_question_does_not_single_out_is_given_with_each_of_its_rivals(assistant):
+    # 专利能保护多久 names no kind of patent: 第四十二条's three terms answer together, each with its kind
+    ans = assistant.ask("专利能保护多久")
+    assert ans.text.split("\n")[0] == "发明专利权的期限为**二十年**；实用新型专利权的期限为**十年**；外观设计专利权的期限为**十五年**"
+    # named, one stands out
+    assert assistant.ask("外观设计专利能保护多久").text.split("\n")[0] == "**十五年**"
+
+
 def test_a_list_article_is_quoted_whole_with_each_item_on_its_line(assistant):
     ans = assistant.ask("质押给银行的专利还能搞开放许可吗")
     print("\n" + ans.text)
