@@ -136,9 +136,20 @@ def content_terms(text: str, phrases: Iterable[str] = ()) -> list[str]:
     刷 / 单刷 / 好评, and no term would carry 刷单's statutory terms."""
     jieba = get_jieba()
     norm = QUESTION_FRAMES.sub(" ", to_simplified(text).lower())
-    whole = sorted((p for p in phrases if len(p) >= 2), key=len, reverse=True)
-    parts = re.split(f"({'|'.join(map(re.escape, whole))})", norm) if whole else [norm]
-    tokens = [tok for i, part in enumerate(parts) for tok in ([part] if i % 2 else jieba.lcut(part))]
+    # phrases that overlap (卖盗版 and 盗版书 in 卖盗版书) stay whole together: cutting at one
+    # leaves a lone character for jieba to glue to the next word (书会)
+    spans: list[list[int]] = []
+    for start, end in sorted((m.start(), m.start() + len(p)) for p in {p for p in phrases if len(p) >= 2}
+                             for m in re.finditer(re.escape(p), norm)):
+        if spans and start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    tokens, at = [], 0
+    for start, end in spans:
+        tokens += [*jieba.lcut(norm[at:start]), norm[start:end]]
+        at = end
+    tokens += jieba.lcut(norm[at:])
     seen: dict[str, None] = {}
     for tok in tokens:
         tok = tok.strip()

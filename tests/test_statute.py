@@ -217,6 +217,13 @@ def test_everyday_names_for_statutory_notions():
     assert "不使用" in analyse("注册的商标一直闲着，会被撤销吗").expansion
 
 
+def test_overlapping_everyday_phrases_stay_whole():
+    # 卖盗版 and 盗版书 overlap in 卖盗版书: cut at one, jieba glued the lone 书 to 会 (书会)
+    q = analyse("网上卖盗版书会被判刑吗")
+    assert "卖盗版书" in q.terms and "书会" not in q.terms
+    assert {"销售侵权复制品", "图书"} <= set(q.aliases["卖盗版书"])
+
+
 def test_rare_terms_weigh_more_in_coverage(retriever):
     lexical = retriever.store.lexical
     assert lexical.idf("专利", ["专利"]) < lexical.idf("院士工作站", ["院士", "工作站"]) < lexical.idf("热词", ["热词"])
