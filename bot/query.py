@@ -85,6 +85,7 @@ class Question:
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
     versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
+    attribute: str = ""  # the term whose size is asked (有效期 in 商标注册有效期多久)
 
     @property
     def jurisdictions(self) -> list[str]:
@@ -101,6 +102,11 @@ class Question:
     def tokens(self) -> list[str]:
         """BM25 tokens of the question, with the statutory terms for its everyday words."""
         return tokenize(" ".join([self.simple, *self.expansion]))
+
+    @property
+    def asks_duration(self) -> bool:
+        """多久 / 几年 / 期限: a length of time is asked, so a count of anything else (一届, 两件) is no answer."""
+        return self.kind == "quantity" and bool(_HOW_LONG.search(self.simple))
 
     @property
     def names_only_an_article(self) -> bool:
@@ -210,9 +216,21 @@ def analyse(text: str) -> Question:
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
                     asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))),
-                    versions=version_requests(simple))
+                    versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "")
 
 
+def asked_attribute(asking: str, terms: list[str]) -> str:
+    """The term just before a quantity question word (商标注册有效期是多久 -> 有效期): the figure
+    asked is the one said of it, not of the question's other terms (期满前十二个月 is said of
+    商标注册人, 有效期为十年 of 有效期)."""
+    m = _QUANTITY_Q.search(asking)
+    if not m:
+        return ""
+    head = _BEFORE_QUANTITY.sub("", asking[: m.start()])
+    return next((t for t in sorted(terms, key=len, reverse=True) if len(t) >= 2 and head.endswith(t)), "")
+
+
+_BEFORE_QUANTITY = re.compile(r"(?:是|为|有|要|得|能|可以|需要|大概|一般|大约|最少|最多|至少|最长|最高|最低)+$")
 _COUNT = re.compile(r"^([0-9]{1,3}|[一二两三四五六七八九十百]{1,4})(年|个月|日|天|倍|次|件|周|小时)$")
 # a count in a question, kept one term (jieba cuts 三个月 into 三个 / 月)
 _COUNT_IN = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}|[一二两三四五六七八九十百]{1,4})(?:个月|年|日|天|倍|次|周|小时)")

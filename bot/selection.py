@@ -24,6 +24,7 @@ _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|�
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
+_DURATION = re.compile(r"(?:年|月|日|天|周|小时)$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 _IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自.{0,30}?(?:起施行|起生效)")
 _OWNS = re.compile(r"属于|归[^，。；]{0,12}所有|享有|归属")
@@ -31,6 +32,7 @@ _IN_FORCE_Q = re.compile(r"施行|实施|生效|有效")
 STATUTE_RANK_WEIGHT = 0.25
 WHOLE_ARTICLE_MAX = 600  # an article up to this long is quoted whole, its answering part bold when asked
 LONG_SENTENCE = 160
+ATTRIBUTE_WEIGHT = 2.0  # the term whose size is asked binds a figure more than the question's other terms
 DEFINITION_BONUS = 0.35  # the sentence defining the asked term outweighs shared words
 CONSEQUENCE_BONUS = 0.05  # asked 会怎么样, a clause saying what follows (终止, 罚款) is preferred
 
@@ -267,11 +269,13 @@ def _ranked_figures(q: Question, clause: str) -> list[tuple[re.Match, tuple[floa
                    if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
             matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
+        elif q.asks_duration:
+            matches = [m for m in matches if _DURATION.search(m.group())] or matches
         # a figure the question states itself (商标明年就满10年了，提前多久能续) is its situation
         stated = {form for t in q.terms for form in (t, *q.aliases.get(t, ()))}
         matches = [m for m in matches if m.group().strip() not in stated] or matches
     # a term counts where the clause says it in the laws' or the report's words too (最多 as 最高)
-    occurrences = [(m.start(), m.end(), term_weight(t)) for t in q.terms
+    occurrences = [(m.start(), m.end(), term_weight(t) * (ATTRIBUTE_WEIGHT if t == q.attribute else 1.0)) for t in q.terms
                    for form in dict.fromkeys((t, *q.aliases.get(t, ()))) for m in re.finditer(re.escape(form), simple)]
     # a figure belongs to the comma clause it stands in ("…实用新型专利权的期限为十年，外观设计
     # 专利权的期限为十五年": 外观设计 counts for 十五年, not for the 十年 before it)

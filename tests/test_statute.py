@@ -15,7 +15,7 @@ from bot.compose import compose
 from bot.evaluation import evaluate, extra_articles
 from bot.query import analyse, sub_questions
 from bot.retrieval import Hit
-from bot.selection import Candidate
+from bot.selection import Candidate, key_figure
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
                          region_of, sanctioned_articles, subject_of, version_dates, version_key)
 
@@ -616,6 +616,19 @@ def test_a_figure_the_question_does_not_single_out_is_given_with_each_of_its_riv
     assert ans.text.split("\n")[0] == "发明专利权的期限为**二十年**；实用新型专利权的期限为**十年**；外观设计专利权的期限为**十五年**"
     # named, one stands out
     assert assistant.ask("外观设计专利能保护多久").text.split("\n")[0] == "**十五年**"
+
+
+def test_the_figure_is_the_one_said_of_what_is_asked(assistant):
+    # 有效期 is what 商标注册有效期多久 asks the length of: 十二个月 is said of 商标注册人, 十年 of 有效期;
+    # and a length of time is asked, so 一届 (a count) is none
+    q = analyse("商标注册有效期多久")
+    assert q.attribute == "有效期" and q.asks_duration
+    article = ("注册商标有效期满，需要继续使用的，商标注册人应当在期满前十二个月内按照规定办理续展手续；在此期间未能办理的，"
+               "可以给予六个月的宽展期。每次续展注册的有效期为十年，自该商标上一届有效期满次日起计算。")
+    assert key_figure(q, article) == "十年"
+    # a report: 合同额 is an amount of money, not the 8项 beside it
+    ans = assistant.ask("新药创制山东省实验室转化交易合同额多少")
+    assert ans.text.split("\n")[0] == "**16亿元**", ans.text
 
 
 def test_a_list_article_is_quoted_whole_with_each_item_on_its_line(assistant):
