@@ -269,8 +269,8 @@ def _ranked_figures(q: Question, clause: str) -> list[tuple[re.Match, tuple[floa
                    if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
             matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
-        elif q.asks_duration:
-            matches = [m for m in matches if _DURATION.search(m.group())] or matches
+        elif q.asks_duration:  # 多久 is not answered by 五项
+            matches = [m for m in matches if _DURATION.search(m.group())]
         # a figure the question states itself (商标明年就满10年了，提前多久能续) is its situation
         stated = {form for t in q.terms for form in (t, *q.aliases.get(t, ()))}
         matches = [m for m in matches if m.group().strip() not in stated] or matches
