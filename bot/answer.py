@@ -19,7 +19,7 @@ from .companions import add_companion, add_sub_answers
 from .compose import SUPERSEDED_NOTE, Answer, Quote, cite_as, compose, quoted
 from .config import Settings
 from .limits import bounded_history
-from .query import Question, analyse, is_followup, places_in, resolve_followup, with_context
+from .query import Question, analyse, is_followup, places_in, resolve_followup, subject_swapped, with_context
 from .refusal import (MSG_NEAREST, MSG_REFUSE, about_another_right, date_of_another_event, evidence_strength, matchable_coverage,
                       misses_anchor, unknown_names)
 from .retrieval import Hit, Retriever
@@ -107,7 +107,9 @@ class Assistant:
             if law:
                 return [with_law(question, law)]
         if is_followup(question):
-            return [resolve_followup(previous, question)]
+            # the previous question's frame around the new subject, or the new subject in its place
+            swapped = subject_swapped(previous, question)
+            return [resolve_followup(previous, question), *([swapped] if swapped else [])]
         if not places_in(question) and places_in(previous):
             return [question, with_context(previous, question)]
         return [question]

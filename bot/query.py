@@ -62,7 +62,7 @@ _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处
 _FILLER = re.compile(r"到底|究竟|具体|真的")
 # what asking for an article's text adds to its number (第五十条的原文, 第五十条规定了什么)
 _LOOKUP_WORDS = frozenset("规定 内容 原文 条文 全文 具体 意思".split())
-_QUESTION_WORDS = re.compile(r"多少|几|什么时候|哪些|哪几|怎么|如何|是否|能否|能不能|有没有|什么|谁")
+_QUESTION_WORDS = re.compile(r"多少|几|多久|多长|多大|什么时候|哪些|哪几|怎么|怎样|如何|是否|能否|能不能|有没有|什么|谁")
 
 
 @dataclass
@@ -325,8 +325,29 @@ def resolve_followup(previous: str, question: str) -> str:
     old_places = [] if new_places else places_in(prev)
     # the frame: what the previous turn did and asked (verbs, question words), not its subject
     frame = [w.word for w in pseg.lcut(prev)
-             if (w.flag.startswith("v") or _QUESTION_WORDS.fullmatch(w.word)) and w.word not in old_places]
+             if (w.flag.startswith("v") or _QUESTION_WORDS.search(w.word)) and w.word not in old_places]
     return " ".join([*old_places, core, *frame])
+
+
+def subject_swapped(previous: str, question: str) -> str:
+    """A follow-up that names a new subject ("那实用新型呢" after 外观设计能保护多久), read as the
+    previous question with its subject, the first noun that is no place or time, swapped for
+    the new one (实用新型能保护多久); "" when the follow-up names only a place or a time."""
+    core = _core(question)
+    new_terms = content_terms(core)
+    if not is_followup(question) or not new_terms or all(t in places_in(core) or _TIME_TERM.match(t) for t in new_terms):
+        return ""
+    import jieba.posseg as pseg
+
+    get_jieba()
+    prev = to_simplified(previous)
+    places = places_in(prev)
+    subject = next((w.word for w in pseg.lcut(prev) if w.flag[:1] == "n" and w.flag != "ns" and len(w.word) >= 2
+                    and w.word not in places and not _TIME_TERM.match(w.word)), "")
+    if not subject or subject == core:
+        return ""
+    # the old subject's measure word is not the new one's (多少个院士工作站 -> 多少高层次人才)
+    return re.sub(rf"(多少|几)[个家件项名位所座笔]({re.escape(core)})", r"\1\2", prev.replace(subject, core, 1), count=1)
 
 
 def with_context(previous: str, question: str) -> str:

@@ -13,7 +13,7 @@ from bot.corpus import load_corpus, parse_document
 from bot.formats import file_title
 from bot.compose import compose
 from bot.evaluation import evaluate, extra_articles
-from bot.query import analyse, sub_questions
+from bot.query import analyse, sub_questions, subject_swapped
 from bot.retrieval import Hit
 from bot.selection import Candidate, key_figure
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
@@ -421,6 +421,17 @@ def test_an_article_of_no_law_in_a_conversation_is_of_its_law(assistant):
         assert ans.answered and ans.quotes[0].cite_as == "《中华人民共和国专利法》第五十一条", (earlier, ans.text)
     ans = assistant.ask("第五十二条", history=history("专利法第五十条是什么", "那第五十一条呢"))
     assert ans.quotes[0].cite_as == "《中华人民共和国专利法》第五十二条"
+
+
+def test_a_follow_up_with_a_new_subject_keeps_the_question(assistant):
+    # 那实用新型呢 after 外观设计能保护多久 asks the same of 实用新型: the subject is swapped in place
+    assert subject_swapped("外观设计能保护多久", "那实用新型呢") == "实用新型能保护多久"
+    assert subject_swapped("烟台有多少个院士工作站", "那高层次人才呢") == "烟台有多少高层次人才"  # 个 was 工作站's
+    assert subject_swapped("烟台有多少个院士工作站", "青岛呢") == ""  # a place: the place is swapped instead
+    history = [{"role": "user", "content": "外观设计专利能保护多久"}]
+    assert assistant.ask("那实用新型呢", history=history).text.split("\n")[0] == "**十年**"
+    history.append({"role": "user", "content": "那实用新型呢"})
+    assert assistant.ask("发明呢", history=history).text.split("\n")[0] == "**二十年**"
 
 
 def _traditional(text: str) -> str:
