@@ -143,7 +143,7 @@ class Assistant:
             add_sub_answers(self.retriever, self.settings, q, hits, chosen, filters)
         if not defines:  # an ask's article still has its implementing article (商标法第四十九条 + 条例第六十六条)
             add_companion(self.retriever, self.settings, q, hits, chosen)
-        strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty)
+        strength = evidence_strength(self.retriever, q, chosen, self.settings.unknown_term_penalty, self.settings.situation_share)
         # colloquial questions share few words with a statute's wording, so an article is
         # trusted at a lower score; places, years and asked amounts still have to match
         statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)

@@ -41,7 +41,7 @@ def add_sub_answers(retriever: Retriever, s: Settings, q: Question, hits: list[H
         c, hit = picked[0], found[picked[0].hit_index]
         if (not hit.article or hit.superseded or hit.chunk_id in in_answer or c.coverage < s.statute_min_coverage
                 or c.score < ASK_SHARE * max(o.score for o in pool)
-                or evidence_strength(retriever, pq, [c], s.unknown_term_penalty) < s.refuse_below_statute):
+                or evidence_strength(retriever, pq, [c], s.unknown_term_penalty, s.situation_share) < s.refuse_below_statute):
             continue
         _quote_too(hits, chosen, hit, c)
 

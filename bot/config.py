@@ -88,6 +88,7 @@ class Settings:
     related_share: float = 0.9  # the same for another retrieved article of a related law
     rival_share: float = 0.9  # and for another article of the same law: two close readings are both quoted
     unknown_term_penalty: float = 1.0  # per share of question nouns the corpus never mentions
+    situation_share: float = 0.5  # the weight of such a noun when it only sets the scene (a clause before the question)
     # optional LLM mode (OpenAI-compatible chat completions)
     llm_base_url: str = ""
     llm_model: str = ""
@@ -127,8 +128,9 @@ class Settings:
             raise ValueError(f"encoder {out.encoder!r} is not one of {', '.join(ENCODERS)}")
         if out.uploads not in ("auto", "off"):
             raise ValueError(f"uploads must be 'auto' or 'off', not {out.uploads!r}")
-        if not 0.0 <= out.statutory_share <= 1.0:
-            raise ValueError(f"statutory_share ({out.statutory_share}) must be between 0 and 1")
+        for name in ("statutory_share", "situation_share"):
+            if not 0.0 <= getattr(out, name) <= 1.0:
+                raise ValueError(f"{name} ({getattr(out, name)}) must be between 0 and 1")
         if out.chunk_overlap >= out.chunk_size:
             raise ValueError(f"chunk_overlap ({out.chunk_overlap}) must be smaller than chunk_size ({out.chunk_size})")
         if out.llm_base_url:

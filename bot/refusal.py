@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .query import ATTRIBUTE_UNITS, Question
+from .query import ATTRIBUTE_UNITS, Question, asking_clause
 from .retrieval import Hit, Retriever
 from .selection import DATE, Candidate, key_figure
 from .statute import rights_named
@@ -29,7 +29,8 @@ MSG_REFUSE = "抱歉，现有资料中没有找到能回答这个问题的内容
 MSG_NEAREST = "以下段落可能相关，供参考："
 
 
-def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate], penalty: float) -> float:
+def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate], penalty: float,
+                      situation_share: float) -> float:
     """The best quote's score, less the share of the question's nouns that the corpus never
     mentions (赔偿标准, 滞纳金...): on those the corpus cannot be the source."""
     if not chosen:
@@ -38,9 +39,13 @@ def evidence_strength(retriever: Retriever, q: Question, chosen: list[Candidate]
     answered = {t for t, unit in ATTRIBUTE_UNITS.items() if unit in chosen[0].figure}
     # an everyday word with a statutory equivalent (版权 -> 著作权) is not unknown to the corpus
     nouns = [t for t in q.terms if len(t) >= 2 and is_noun(t) and t not in answered and t not in q.aliases and t not in _GENERIC]
+    # a noun of the situation told before the question (店庆抽奖，头奖放一台电动车，这样合法吗) weighs less than
+    # one of the question itself: it sets the scene, the asking clause names what is asked about
+    ask = asking_clause(q.simple)
+    situation = set() if ask == q.simple.strip() else {t for t in nouns if t not in ask}
     missing = retriever.unknown_terms(nouns)
     total = sum(term_weight(t) for t in q.terms) or 1.0
-    return chosen[0].score - penalty * sum(term_weight(t) for t in missing) / total
+    return chosen[0].score - penalty * sum(term_weight(t) * (situation_share if t in situation else 1.0) for t in missing) / total
 
 
 def unknown_names(retriever: Retriever, q: Question) -> list[str]:

@@ -15,7 +15,8 @@ from bot.compose import compose
 from bot.evaluation import evaluate, extra_articles
 from bot.query import analyse, sub_questions, subject_swapped
 from bot.retrieval import Hit
-from bot.selection import Candidate, key_figure
+from bot.refusal import evidence_strength
+from bot.selection import Candidate, candidates, choose, key_figure
 from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
                          region_of, sanctioned_articles, subject_of, version_dates, version_key)
 
@@ -222,6 +223,21 @@ def test_overlapping_everyday_phrases_stay_whole():
     q = analyse("网上卖盗版书会被判刑吗")
     assert "卖盗版书" in q.terms and "书会" not in q.terms
     assert {"销售侵权复制品", "图书"} <= set(q.aliases["卖盗版书"])
+
+
+def test_a_noun_that_only_sets_the_scene_weighs_less_against_an_answer(retriever):
+    # 奶茶 is no word of the laws; told before the question it sets the scene, asked about it
+    # would be the topic the corpus lacks
+    def penalty(question: str, share: float) -> float:
+        q = analyse(question)
+        hits = retriever.search(q, k=8)
+        chosen = choose(q, hits, [c for i, h in enumerate(hits) for c in candidates(q, i, h)], 3)
+        return chosen[0].score - evidence_strength(retriever, q, chosen, 1.0, share)
+
+    scene = "隔壁奶茶店老板搞出个新配方，自己申请专利要找代理机构吗"
+    assert penalty(scene, 0.5) == pytest.approx(penalty(scene, 1.0) / 2) and penalty(scene, 1.0) > 0
+    asked = "奶茶配方申请专利要找代理机构吗"  # one clause: 奶茶 is part of what is asked
+    assert penalty(asked, 0.5) == penalty(asked, 1.0) > 0
 
 
 def test_rare_terms_weigh_more_in_coverage(retriever):
@@ -804,12 +820,9 @@ def test_filler_words_do_not_count_against_a_quote(retriever):
 def test_nouns_of_any_situation_are_no_unknown_topic(retriever):
     """东西 and 道理 occur in no law, but a question is not about them: they do not weaken the
     evidence as an unknown topic (青花椒) does (老东家说专利该归他们，有道理吗 was refused)."""
-    from bot.refusal import evidence_strength
-    from bot.selection import Candidate
-
     quote = [Candidate(0, "", 0, 0, 0.5, "")]
-    assert evidence_strength(retriever, analyse("辞职后搞出的新东西，专利归老东家有道理吗？"), quote, 1.0) == 0.5
-    assert evidence_strength(retriever, analyse("辞职后搞出的青花椒，专利归老东家吗？"), quote, 1.0) < 0.5
+    assert evidence_strength(retriever, analyse("辞职后搞出的新东西，专利归老东家有道理吗？"), quote, 1.0, 1.0) == 0.5
+    assert evidence_strength(retriever, analyse("辞职后搞出的青花椒，专利归老东家吗？"), quote, 1.0, 1.0) < 0.5
 
 
 def test_a_figure_about_a_name_the_corpus_never_mentions_is_refused(assistant):
