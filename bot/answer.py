@@ -236,7 +236,8 @@ class Assistant:
         return None
 
     def _refusal(self, query: str, hits: list[Hit]) -> Answer:
-        nearest = hits[: self.settings.citations]
+        # a passage sharing no word with the question (今天天气怎么样) is not near, only first
+        nearest = [h for h in hits[: self.settings.citations] if h.coverage > 0]
         text = MSG_REFUSE + ("\n\n" + MSG_NEAREST if nearest else "")
         return Answer(text, nearest, False, query=query)
 

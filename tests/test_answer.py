@@ -93,6 +93,9 @@ def test_refusal_lists_nearest_passages(assistant):
     assert not ans.answered
     assert "没有找到" in ans.text and "可能相关" in ans.text
     assert 1 <= len(ans.citations) <= 3
+    # a question off the corpus's topics has no nearest passages, only a refusal
+    off = assistant.ask("今天天气怎么样")
+    assert not off.answered and off.citations == [] and "可能相关" not in off.text
 
 
 def test_a_count_in_dan_is_the_figure_asked(assistant):
