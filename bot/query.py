@@ -125,7 +125,8 @@ class Question:
         # the term stands alone: "文字作品，是指" defines 文字作品, not 作品
         t = rf"(?:^|(?<=[\W_的称列])){re.escape(self.defines)}"
         # …，视为…所称图书脱销 / 可以认定为…规定的“装潢”: the law deems what counts as the term
-        deemed = rf"(?:视为|认定为)[^。；;，,]{{0,40}}?[“\"]?{re.escape(self.defines)}[”\"]?(?:[。；;，,]|$)"
+        # (…视为侵犯商业秘密 deems an act an infringement of the term: it does not define the term)
+        deemed = rf"(?:视为|认定为)[^。；;，,]{{0,40}}?(?<!侵犯)(?<!侵害)(?<!违反)[“\"]?{re.escape(self.defines)}[”\"]?(?:[。；;，,]|$)"
         return bool(re.search(rf"{t}[，,]?是指|{t}[，,]即|{t}的?含义|[是为]{re.escape(self.defines)}[。，,；;]|{deemed}", normalised_text))
 
 

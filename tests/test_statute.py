@@ -274,6 +274,10 @@ def test_a_deeming_provision_defines_its_term():
     q = analyse("到底啥情况才算脱销？")
     assert q.defined_in(match_form("著作权人寄给图书出版者的两份订单在6个月内未能得到履行，视为著作权法第三十二条所称图书脱销。"))
     assert not q.defined_in(match_form("图书脱销后，图书出版者拒绝重印、再版的，著作权人有权终止合同。"))
+    # deeming an act an infringement of the term does not define it
+    secret = analyse("什么是商业秘密？")
+    assert not secret.defined_in(match_form("经营者以外的其他自然人实施前款所列违法行为的，视为侵犯商业秘密。"))
+    assert secret.defined_in(match_form("本法所称的商业秘密，是指不为公众所知悉、具有商业价值的商业信息。"))
 
 
 def test_a_definition_is_the_term_standing_alone():
