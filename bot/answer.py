@@ -43,6 +43,9 @@ MSG_NOT_A_QUESTION = "没能看懂这个问题。请用中文描述您想了解�
 MSG_NO_LAW = "资料库中没有找到《{law}》，无法查到它的{article}。"
 MSG_LAW_ABSENT = "资料库中没有收录《{law}》，无法依据它回答。"
 MSG_WHICH_LAW = "您问的是哪部法律的{article}？请带上法律的名称再问，例如：{examples}。"
+MSG_TOO_BROAD = ("“{term}”涉及的内容很多，请把问题说得具体一些，例如：“外观设计专利能保护多久？”"
+                 "“商标被人抢注了怎么办？”“我的专利能不能申请开放许可？”")
+BROAD_RARITY = 2.0  # BM25 idf under which one word alone names no question (专利 0.7, 商标 1.9; 开放许可 5.4)
 MSG_NO_LAW_HAS = "资料库中没有哪部法律有{article}，请核对条号。"
 MSG_NO_ARTICLE = "{citation}没有{article}（资料库中的{which}文本共{count}条）。"
 MSG_OTHER_VERSION = "资料库中的{citation}只有 {dates} 的版本，没有收录 {year} 年的版本，无法引用该版本的原文。"
@@ -126,6 +129,8 @@ class Assistant:
                 return 1.0, replace(self._lookup(q, ref, self._superseded(version)), query=query)
         if q.names_only_an_article:  # 第五十条: of which law? A search would pick one at random
             return 0.0, self._which_law(q.refs[0], query)
+        if self._too_broad(q):  # 专利: thousands of passages say it, none answers it
+            return 0.0, Answer(MSG_TOO_BROAD.format(term=q.terms[0]), [], False, query=query)
         if self._superseded(version):
             filters = {**(filters or {}), "doc_id": version}
         absent = [name for name in q.laws if not self.retriever.find_law(name)]
@@ -178,6 +183,13 @@ class Assistant:
             return SUPERSEDED_NOTE
         docs = self.retriever.documents
         return MSG_ASKED_VERSION.format(date=docs[version].date, current=docs[docs[version].superseded_by].date)
+
+    def _too_broad(self, q: Question) -> bool:
+        """A question that is one word most passages contain (专利, 知识产权): any quote would
+        be picked at random."""
+        bare = re.sub(r"[\s\W_]+", "", q.simple)
+        return (len(q.terms) == 1 and bare == q.terms[0] and not q.places
+                and self.retriever.rarity(q.terms[0]) < BROAD_RARITY)
 
     def _law_quoted(self, question: str) -> str:
         """The law whose article answers ``question`` first, or "". Asked again rather than read

@@ -93,6 +93,10 @@ def test_refusal_lists_nearest_passages(assistant):
     assert not ans.answered
     assert "没有找到" in ans.text and "可能相关" in ans.text
     assert 1 <= len(ans.citations) <= 3
+    # one word most passages contain names no question: the asker is asked for one
+    broad = assistant.ask("专利")
+    assert not broad.answered and broad.citations == [] and "说得具体一些" in broad.text
+    assert assistant.ask("开放许可").answered  # a rare one does
     # a question off the corpus's topics has no nearest passages, only a refusal
     off = assistant.ask("今天天气怎么样")
     assert not off.answered and off.citations == [] and "可能相关" not in off.text
