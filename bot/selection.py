@@ -233,8 +233,8 @@ def key_figure(q: Question, clause: str) -> str:
 
     Matching runs on the simplified text (萬/億 read as 万/亿) and the figure is returned as
     written in the original where the two line up."""
-    ranked = _ranked_figures(q, clause)
-    return _as_written(clause, ranked[0][0]) if ranked else ""
+    text, ranked = _ranked_figures(q, clause)
+    return text[ranked[0][0].start() : ranked[0][0].end()].strip() if ranked else ""
 
 
 def parallel_figures(q: Question, clause: str) -> list[tuple[str, str]]:
@@ -242,24 +242,18 @@ def parallel_figures(q: Question, clause: str) -> list[tuple[str, str]]:
     bind as tightly as the best one, each in a comma clause of its own: "专利能保护多久" names
     none of 发明 (二十年), 实用新型 (十年) and 外观设计 (十五年), so no one of them is the answer.
     Empty when one figure stands out."""
-    ranked = _ranked_figures(q, clause)
+    text, ranked = _ranked_figures(q, clause)
     tied = sorted(((m, span) for m, (own, _), span in ranked if own == ranked[0][1][0]), key=lambda x: x[0].start()) if ranked else []
     # one figure said twice (…保护期为五十年；…保护期为五十年) is no choice to make
     if len({m.group() for m, _ in tied}) < 2 or len({span for _, span in tied}) < len(tied):
         return []
-    text = clause if len(to_simplified(clause)) == len(clause) else to_simplified(clause)
-    return [(strip_label(text[lo:hi].strip("，,；;。：: ")), _as_written(clause, m)) for m, (lo, hi) in tied]
+    return [(strip_label(text[lo:hi].strip("，,；;。：: ")), text[m.start() : m.end()].strip()) for m, (lo, hi) in tied]
 
 
-def _as_written(clause: str, m: re.Match) -> str:
-    """A figure as written in the original clause where it lines up with the simplified one."""
-    same_length = len(to_simplified(clause)) == len(clause)
-    return (clause[m.start() : m.end()] if same_length else m.group()).strip()
-
-
-def _ranked_figures(q: Question, clause: str) -> list[tuple[re.Match, tuple[float, float], tuple[int, int]]]:
+def _ranked_figures(q: Question, clause: str) -> tuple[str, list[tuple[re.Match, tuple[float, float], tuple[int, int]]]]:
     """The clause's figures of the asked kind, best first, each with how tightly the question's
-    terms bind it (in its own comma clause, and by distance) and its comma clause."""
+    terms bind it (in its own comma clause, and by distance) and its comma clause; and the text
+    their offsets index: the clause as written where it lines up with its simplified form."""
     simple = to_simplified(clause)
     if q.kind == "date":
         matches = list(DATE.finditer(simple))
@@ -297,4 +291,4 @@ def _ranked_figures(q: Question, clause: str) -> list[tuple[re.Match, tuple[floa
         return own, near
 
     scored = [(m, closeness(m), clause_of(m.start())) for m in matches]
-    return sorted(scored, key=lambda x: x[1], reverse=True)
+    return (clause if len(simple) == len(clause) else simple), sorted(scored, key=lambda x: x[1], reverse=True)
