@@ -104,7 +104,8 @@ class Assistant:
             previous = turn if previous is None else self.interpretations(turn, [{"role": "user", "content": previous}])[-1]
         if previous is None:
             return [question]
-        if analyse(question).names_only_an_article:
+        # article_refs is a regex; analysing every question with a history twice is not needed
+        if any(not ref.law for ref in article_refs(question)) and analyse(question).names_only_an_article:
             # 那第五十一条呢 after 专利法第五十条: an article of the law the conversation is about
             law = next((ref.law for ref in article_refs(previous) if ref.law), "") or self._law_quoted(previous)
             if law:
@@ -187,8 +188,7 @@ class Assistant:
     def _too_broad(self, q: Question) -> bool:
         """A question that is one word most passages contain (专利, 知识产权): any quote would
         be picked at random."""
-        bare = re.sub(r"[\s\W_]+", "", q.simple)
-        return (len(q.terms) == 1 and bare == q.terms[0] and not q.places
+        return (len(q.terms) == 1 and _bare(q.simple) == q.terms[0] and not q.places
                 and self.retriever.rarity(q.terms[0]) < BROAD_RARITY)
 
     def _law_quoted(self, question: str) -> str:
@@ -237,7 +237,7 @@ class Assistant:
             return MSG_EMPTY
         if len(text) > self.settings.max_question_chars:
             return MSG_TOO_LONG.format(n=len(text), limit=self.settings.max_question_chars)
-        bare = re.sub(r"[\s\W_]+", "", text)
+        bare = _bare(text)
         if _HELLO.fullmatch(bare):
             return MSG_HELLO
         if _THANKS.fullmatch(bare):
@@ -252,6 +252,11 @@ class Assistant:
         nearest = [h for h in hits[: self.settings.citations] if h.coverage > 0]
         text = MSG_REFUSE + ("\n\n" + MSG_NEAREST if nearest else "")
         return Answer(text, nearest, False, query=query)
+
+
+def _bare(text: str) -> str:
+    """``text`` without spaces or punctuation: a question that is one word or a greeting, as typed."""
+    return re.sub(r"[\s\W_]+", "", text)
 
 
 def _user_turns(history: list | None) -> list[str]:
