@@ -31,12 +31,12 @@ _CONDITION_Q = re.compile(r"能不能|能否|可不可以|是否|有没有|可�
 # what a question asks the size of -> the unit its answer carries
 ATTRIBUTE_UNITS = {"面积": "平方米", "费用": "元", "费": "元", "奖金": "元", "罚款": "元", "罚多少": "元", "赔多少": "元", "赔偿": "元", "金额": "元", "资金": "元", "投资": "元", "钱": "元", "比例": "%", "比重": "%",
                    "增长率": "%", "增幅": "%", "人数": "人"}
-_UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单|年|日|天)")
+_UNIT_AFTER = re.compile(r"(?:多少|几)\s*(个月|个?小时|分钟|秒|周|个|项|家|件|笔|人|位|元|万元|亿元|钱|次|届|名|篇|倍|%|平方米|单|年|日|天)")
 # an amount of money asked for anywhere: 多少钱, 交多少 (not 晚交多少个月, 提交多少份)
 _MONEY_Q = re.compile(r"多少钱|多少费|多少元|几块钱|多少块|(?:[交付收]|费用?[是要]?)多少(?![个天日年月份次件项倍周人家])"
                       r"|多少(?:保证金|押金|罚款|罚金|补贴|补助|奖金|奖励|资助|赔偿|违约金|滞纳金|年费)")
 _SHARE_Q = re.compile(r"占[^，,。？?]{0,12}?(?:多少|几成|比例|比重)|占比")
-_HOW_LONG = re.compile(r"多久|多长|期限|时效|几天|几个月|几年|多少天|多少年|哪天")
+_HOW_LONG = re.compile(r"多久|多长|期限|时效|几天|几个月|几年|多少天|多少个月|多少年|哪天|(?:几|多少)个?(?:小时|分钟|秒|周)")
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|还有|另外|那个|这个|它的?|其中|同样|再问一下)")
 _FOLLOWUP_TAIL = re.compile(r"(呢|怎么样|如何|又是多少|是多少|多少)?\s*[？?。!！]*\s*$")
 _TIME_TERM = re.compile(r"^(\d{4}年?|今年|去年|前年|明年|上半年|下半年|前三季度|全年)$")
@@ -198,7 +198,7 @@ def analyse(text: str) -> Question:
     m = _UNIT_AFTER.search(asking) or (None if asked == "quantity" else _UNIT_AFTER.search(simple))
     unit = ""
     if m:
-        unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1)
+        unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1).replace("个小时", "小时")
     elif _SHARE_Q.search(asking):  # 占GDP多少 asks a share, not the amount beside it
         unit = "%"
     elif kind == "quantity" and not _HOW_LONG.search(asking):  # 处罚…多久能复议 asks a time, not 元

@@ -73,6 +73,11 @@ def test_a_date_of_another_event_is_no_answer(assistant):
     assert ans.answered and "**2020年5月**" in ans.text
 
 
+def test_a_length_of_time_asked_in_hours_is_answered_in_hours(assistant):
+    # no article counts in hours: 三个月 is no answer to 多少小时
+    assert not assistant.ask("申请专利后多少小时能收到受理通知").answered
+
+
 def test_figures_from_several_sources_are_all_shown(assistant):
     ans = assistant.ask("烟台有多少家高价值专利培育中心")
     assert ans.answered
