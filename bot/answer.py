@@ -155,7 +155,7 @@ class Assistant:
         statute = bool(chosen) and bool(hits[chosen[0].hit_index].article)
         floor = self.settings.refuse_below_statute if statute else self.settings.refuse_below
         weak = strength < floor or (statute and matchable_coverage(self.retriever, q, chosen[0]) < self.settings.statute_min_coverage)
-        if ((weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, chosen)
+        if ((weak and not defines) or misses_anchor(q, hits, chosen) or date_of_another_event(self.retriever, q, hits, chosen)
                 or unknown_names(self.retriever, q) or about_another_right(q, hits, chosen)):
             return strength, self._refusal(query, hits)
         return strength, compose(q, query, hits, chosen, self.settings.citations, self._superseded_note(version))

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from .query import Question
 from .retrieval import Hit
-from .selection import Candidate, parallel_figures
+from .selection import Candidate, figure_clause, parallel_figures
 from .statute import cn_numeral
 from .text import match_form
 
@@ -82,6 +82,9 @@ def compose(q: Question, query: str, hits: list[Hit], chosen: list[Candidate], c
             lines.append("；".join(f"**{fig}** [{n}]" for fig, n in figures))
         elif parallel:  # 专利能保护多久: 发明 二十年, 实用新型 十年, 外观设计 十五年 — each with what it is for
             lines.append("；".join(part.replace(fig, f"**{fig}**", 1) for part, fig in parallel))
+        elif figures and statute and q.kind == "date":  # 保护到什么时候: the date with what it counts from
+            fig = figures[0][0]
+            lines.append(figure_clause(q, chosen[0].focus).replace(fig, f"**{fig}**", 1) or f"**{fig}**")
         elif figures:
             lines.append(f"**{figures[0][0]}**")
     cites = [cite_as(hits[c.hit_index], _item_asked(q, c, hits[c.hit_index])) for c in chosen]

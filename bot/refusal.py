@@ -123,11 +123,14 @@ def about_another_right(q: Question, hits: list[Hit], chosen: list[Candidate]) -
     return bool(q.rights and quoted and q.rights.isdisjoint(quoted))
 
 
-def date_of_another_event(retriever: Retriever, q: Question, chosen: list[Candidate]) -> bool:
+def date_of_another_event(retriever: Retriever, q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool:
     """A date question ("烟台什么时候成为示范城市") answered by a date whose clause is about
     something else (the press conference that reported it): the clause that holds the date, or
-    the next one, must name one of the question's two most distinctive terms."""
+    the next one, must name one of the question's two most distinctive terms. An article's date
+    without a year is a term the rule sets (截止于…第五十年的12月31日), not the day of an event."""
     if q.kind != "date" or not chosen or not chosen[0].figure:
+        return False
+    if hits[chosen[0].hit_index].article and "年" not in chosen[0].figure:
         return False
     focus = chosen[0].focus
     at = focus.find(chosen[0].figure)

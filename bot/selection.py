@@ -237,6 +237,16 @@ def key_figure(q: Question, clause: str) -> str:
     return text[ranked[0][0].start() : ranked[0][0].end()].strip() if ranked else ""
 
 
+def figure_clause(q: Question, clause: str) -> str:
+    """The comma clause that holds the key figure: an article's date is relative to something
+    (截止于作品首次发表后第五十年的12月31日), and "12月31日" alone would tell nothing."""
+    text, ranked = _ranked_figures(q, clause)
+    if not ranked:
+        return ""
+    lo, hi = ranked[0][2]
+    return strip_label(text[lo:hi].strip("，,；;。：: "))
+
+
 def parallel_figures(q: Question, clause: str) -> list[tuple[str, str]]:
     """``(comma clause, figure)`` for each figure of the asked kind that the question's terms
     bind as tightly as the best one, each in a comma clause of its own: "专利能保护多久" names

@@ -76,6 +76,18 @@ def assistant(retriever):
 
 
 @pytest.fixture(scope="session")
+def copyright_assistant(tmp_path_factory, encoder, settings):
+    """An assistant over 著作权法 alone: terms of protection and rights the patent laws lack."""
+    from bot import Assistant, Retriever, build_index
+
+    corpus = tmp_path_factory.mktemp("copyright")
+    shutil.copy2(SHIPPED / "laws" / "著作权法(2020-11-11).md", corpus)
+    path = tmp_path_factory.mktemp("copyright-index")
+    build_index(corpus, path, settings=settings, progress=False)
+    return Assistant(Retriever.load(path, settings=settings))
+
+
+@pytest.fixture(scope="session")
 def dev_questions():
     from bot.evaluation import load_questions
 

@@ -73,6 +73,14 @@ def test_a_date_of_another_event_is_no_answer(assistant):
     assert ans.answered and "**2020年5月**" in ans.text
 
 
+def test_a_date_an_article_sets_is_an_answer(copyright_assistant):
+    # 12月31日 ends a term the law sets; it is no press conference's date, and the headline
+    # says what it counts from
+    ans = copyright_assistant.ask("以我们公司名义出的一本行业手册，版权算公司的，能保护到什么时候？")
+    assert ans.answered and ans.citations[0].article == "第二十三条"
+    assert "第五十年的**12月31日**" in ans.text.split("\n")[0]
+
+
 def test_a_length_of_time_asked_in_hours_is_answered_in_hours(assistant):
     # no article counts in hours: 三个月 is no answer to 多少小时
     assert not assistant.ask("申请专利后多少小时能收到受理通知").answered
