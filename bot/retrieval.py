@@ -21,7 +21,7 @@ from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
 from .statute import (ARTICLE_START, book_title, cited_articles, cn_number, law_matches, related_laws, rights_named,
                       sanctioned_articles, short_title, states_consequence, subject_of, version_key)
-from .text import coverage, has_figure, match_form, to_simplified, tokenize
+from .text import coverage, has_answer_figure, match_form, to_simplified, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +170,8 @@ class Retriever:
             fused[cid] += s.coverage_weight * vote * cover[cid]
             if q.places and self._in_region(store, cid, q):
                 fused[cid] += s.region_weight * vote
-            # "能管多少年" is answered by a passage that states a number of years
-            if q.kind == "quantity" and q.unit and has_figure(to_simplified(store.chunks[cid].text), q.unit):
+            # "能管多少年" is answered by a passage that states a number of years, "多久" by a length of time
+            if q.kind == "quantity" and has_answer_figure(to_simplified(store.chunks[cid].text), q.unit, q.asks_duration):
                 fused[cid] += s.answer_type_weight * vote
             # "不交会怎么样" is answered by a passage that states a consequence (终止, 罚款)
             if q.asks_consequence and states_consequence(to_simplified(store.chunks[cid].text)):

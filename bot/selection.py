@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .query import Question
 from .retrieval import Hit
 from .statute import ITEM_START, cn_number, list_intro, states_consequence, strip_label
-from .text import FIGURE, coverage, in_unit, match_form, phrase_share, term_weight, to_simplified
+from .text import DURATION, FIGURE, coverage, in_unit, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
@@ -24,7 +24,6 @@ _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|�
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
-_DURATION = re.compile(r"(?:年|月|日|天|周|小时|分钟|秒)$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
 _IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自.{0,30}?(?:起施行|起生效)")
 _OWNS = re.compile(r"属于|归[^，。；]{0,12}所有|享有|归属")
@@ -274,7 +273,7 @@ def _ranked_figures(q: Question, clause: str) -> tuple[str, list[tuple[re.Match,
         if q.unit:
             matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
         elif q.asks_duration:  # 多久 is not answered by 五项
-            matches = [m for m in matches if _DURATION.search(m.group())]
+            matches = [m for m in matches if DURATION.search(m.group())]
         # a figure the question states itself (商标明年就满10年了，提前多久能续) is its situation
         stated = {form for t in q.terms for form in (t, *q.aliases.get(t, ()))}
         matches = [m for m in matches if m.group().strip() not in stated] or matches

@@ -246,6 +246,17 @@ def has_figure(text: str, unit: str) -> bool:
     return any(in_unit(m.group(), unit) for m in FIGURE.finditer(text))
 
 
+DURATION = re.compile(r"(?:年|月|日|天|周|小时|分钟|秒)$")  # a FIGURE that is a length of time
+
+
+def has_answer_figure(text: str, unit: str, duration: bool) -> bool:
+    """Whether ``text`` (simplified) states what a 多少/多久 question asks for: an amount in
+    its ``unit``, or, asked 多久 in no unit, a length of time (十五日, 三个月)."""
+    if unit:
+        return has_figure(text, unit)
+    return duration and any(DURATION.search(m.group()) for m in FIGURE.finditer(text))
+
+
 NOUN_FLAGS = ("n", "eng", "l", "j")
 
 

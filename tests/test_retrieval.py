@@ -14,7 +14,7 @@ import pytest
 from bot import CorpusError, IndexUnavailable, Retriever, build_index
 from bot.build import stale_reason
 from bot.evaluation import evaluate
-from bot.text import has_figure
+from bot.text import has_answer_figure, has_figure
 from bot.index import CURRENT, resolve_build
 
 from conftest import CORPUS, ROOT, TEST_CORPUS, run_cli
@@ -196,3 +196,11 @@ def test_a_quantity_question_prefers_a_passage_stating_that_unit(index_dir, sett
         return next(i for i, h in enumerate(r.search(question, k=5)) if "700余家" in h.text)
     print(rank(with_prior), rank(without))
     assert rank(with_prior) == 0 < rank(without)
+
+
+def test_a_how_long_question_prefers_a_passage_stating_a_length_of_time(retriever, assistant):
+    # 多久 names no unit: an article that states a length of time (2个月) answers it, not one
+    # that only names the report (专利法第五十条 on open licences)
+    assert not has_answer_figure("提交专利权评价报告", "", True) and has_answer_figure("后2个月内作出", "", True)
+    assert retriever.search("专利权评价报告多久能出来", k=1)[0].article == "第六十三条"
+    assert assistant.ask("专利权评价报告多久能出来").text.startswith("**2个月**")
