@@ -18,7 +18,7 @@ _QUOTED = re.compile(r"[“\"「『]([^”\"」』]+)[”\"」』]")
 _BASELINE_YEAR = re.compile(r"(?:较|比|相比|相较于?|同比)\s*((?:19|20)\d{2})\s*年")
 # an average asked for (实际平均要等多久): a law states rules, a report states averages, and only
 # a quote that says 平均 gives one
-_AVERAGE = re.compile(r"平均(?:要|得|需要|会|能)?(?:等|排|花|用|拿到)?(?:多久|多长|多少|几)"
+_AVERAGE = re.compile(r"平均[^，,。？?]{0,6}?(?:多久|多长|多少|几)"
                       # how long one usually waits in line (一般要等几年, 实际要排多久): practice, not a rule
                       r"|(?:一般|通常|实际|大概|往往)[^，,。？?]{0,6}?(?:要|得|需要)?(?:等|排)(?:多久|多长|几)")
 _CALENDAR = re.compile(r"几月|几号|哪天|哪一天|哪年|哪一年|哪个月|日期")
@@ -92,7 +92,7 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     if q.asks_money:
         # the amount must be of the fee or payment asked about (年费 or 收费, not an inventor's 奖金,
         # nor a fine in another quote)
-        asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴")]
+        asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴偿")]
         if not any("元" in c.figure and (not asked or any(t in match_form(c.sentence) for t in asked)) for c in chosen):
             return True
     # a count or measure asked of the law (一年考几次) that no quoted article states in that unit:

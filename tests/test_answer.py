@@ -86,6 +86,19 @@ def test_a_length_of_time_asked_in_hours_is_answered_in_hours(assistant):
     assert not assistant.ask("申请专利后多少小时能收到受理通知").answered
 
 
+def test_an_average_asked_is_not_a_limit_the_law_sets(assistant):
+    # the law caps damages (五百万元以下); what courts award on average is a statistic it lacks
+    for question in ("专利被人侵权去法院告，现在法院一般平均能判赔多少钱？", "专利侵权平均赔多少"):
+        assert not assistant.ask(question).answered, question
+
+
+def test_an_amount_of_compensation_asked_is_money_of_that_compensation(assistant):
+    # 补偿 asks an amount of money: neither an inventor's 奖金 (4000元) nor the years of a
+    # compulsory licence's conditions (三年, 四年) is one
+    for question in ("公司让我签了竞业协议，离职以后公司每个月最少要给我多少补偿？", "发明专利被强制许可了，对方要给我多少补偿"):
+        assert not assistant.ask(question).answered, question
+
+
 def test_figures_from_several_sources_are_all_shown(assistant):
     ans = assistant.ask("烟台有多少家高价值专利培育中心")
     assert ans.answered
