@@ -8,6 +8,8 @@ and only add a quote that would answer well enough on its own.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .config import Settings
 from .query import Question, analyse, sub_questions
 from .refusal import evidence_strength
@@ -81,13 +83,16 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
             quoted.add(hit.chunk_id)
             linked = [h for h in linked if h.chunk_id != hit.chunk_id]
     current = [(i, h) for i, h in enumerate(hits) if h.article and not h.superseded and h.chunk_id not in quoted]
+    # the figure or date asked is the quoted article's own: the article it implements (or that
+    # implements it) is read for the rule around it, not for a figure of its own
+    rule_q = replace(q, kind="other", unit="") if best.figure and q.kind in ("quantity", "date") else q
     # linked and related articles are scored at the quoted article's rank (they are read
     # together with it); a rival, another article of the same law, at its own
-    pools = (([(best.hit_index, h) for h in linked], s.companion_share),
-             ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], s.related_share),
-             ([(i, h) for i, h in current if h.doc_id == lead.doc_id], s.rival_share))
-    for pool_hits, share in pools:
-        pool = [(h, c) for rank, h in pool_hits for c in candidates(q, rank, h)]
+    pools = (([(best.hit_index, h) for h in linked], s.companion_share, rule_q),
+             ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], s.related_share, q),
+             ([(i, h) for i, h in current if h.doc_id == lead.doc_id], s.rival_share, q))
+    for pool_hits, share, asked in pools:
+        pool = [(h, c) for rank, h in pool_hits for c in candidates(asked, rank, h)]
         if not pool:
             continue
         hit, top = max(pool, key=lambda hc: hc[1].score)

@@ -404,6 +404,15 @@ def test_the_companion_article_implements_the_quoted_paragraph(assistant):
     assert len(ans.quotes) == 2 and "第四十二条第二款" in ans.quotes[1].sentence and "新药" not in ans.quotes[1].sentence
 
 
+def test_the_law_article_a_figure_rests_on_is_quoted_with_it(assistant):
+    # 细则第九十三条 gives the amount (4000元) of 专利法第十五条's 奖励; the law article has no
+    # figure, yet it is the rule the amount implements
+    ans = assistant.ask("我在厂里搞的改进，公司申请发明专利批了，制度里没写奖金，也没跟我约定过，按规定最少该给我多少钱？")
+    print("\n" + ans.text)
+    assert ans.text.startswith("**不少于4000元**")
+    assert [q.cite_as for q in ans.quotes][:2] == ["《中华人民共和国专利法实施细则》第九十三条", "《中华人民共和国专利法》第十五条"]
+
+
 @pytest.mark.parametrize("question, law, number, para", [
     ("专利法第五十条说的是什么", "专利法", 50, 0),
     ("专利法第50条", "专利法", 50, 0),
