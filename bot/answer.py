@@ -18,6 +18,7 @@ from dataclasses import replace
 from .companions import add_companion, add_sub_answers
 from .compose import SUPERSEDED_NOTE, Answer, Quote, cite_as, compose, quoted
 from .config import Settings
+from .history import compose_history
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, subject_swapped, with_context
 from .refusal import (MSG_NEAREST, MSG_REFUSE, about_another_right, date_of_another_event, evidence_strength, matchable_coverage,
@@ -128,6 +129,11 @@ class Assistant:
         for ref in q.refs:
             if ref.law:
                 return 1.0, replace(self._lookup(q, ref, self._superseded(version)), query=query)
+        if q.history and (laws := self.retriever.find_law_in(q.history[0])):  # 专利法什么时候施行的
+            doc = self.retriever.documents[laws[0]]
+            answer = compose_history(q.history[1], doc.title, doc.date, doc.effective, self.retriever.preamble(doc.doc_id),
+                                     self.retriever.in_force(doc.doc_id), query)
+            return (1.0 if answer.answered else 0.0), answer
         if q.names_only_an_article:  # 第五十条: of which law? A search would pick one at random
             return 0.0, self._which_law(q.refs[0], query)
         if self._too_broad(q):  # 专利: thousands of passages say it, none answers it

@@ -60,6 +60,17 @@ _DEFINE_Q = (
 _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究"
                          r"|会(?:被)?(?:作废|失效|撤销|撤掉|终止|吊销|没收|取消)")  # 专利会作废吗: whether it follows
 _FILLER = re.compile(r"到底|究竟|具体|真的")
+# when a law was made, changed or took effect (专利法什么时候施行的, 商标法最近一次修改是哪年):
+# the law's history lines and its 施行 article answer, not an article that happens to hold a date
+_EVENTS = r"施行|实施|实行|生效|通过|颁布|公布|发布|出台|制定|修改|修订|修正"
+_WHEN = r"什么时候|什么时间|何时|哪一?年|哪一?天|几月几[号日]|啥时候"
+TIMES_CHANGED = "修改次数"  # the event asked by 专利法修改过几次
+_HISTORY_Q = (
+    re.compile(rf"^(?P<subject>.{{2,40}}?)(?:是|于|在|从)?(?:{_WHEN})(?:起|开始)?(?:正式)?(?:开始)?(?P<event>{_EVENTS})"),
+    re.compile(rf"^(?P<subject>.{{2,40}}?)(?:是|于|在)?(?:最近一次|最新一次|最后一次|上一次|最近|最新)?(?P<event>{_EVENTS})(?:的)?(?:时间|日期)?(?:是|在|于)?(?:{_WHEN})"),
+    # how many times it was changed (专利法修改过几次)
+    re.compile(r"^(?P<subject>.{2,40}?)(?:一共|总共|共|先后|已经)?(?P<event>修改|修订|修正)(?:过|了)?(?P<times>几|多少)次"),
+)
 # what asking for an article's text adds to its number (第五十条的原文, 第五十条规定了什么)
 _LOOKUP_WORDS = frozenset("规定 内容 原文 条文 全文 具体 意思".split())
 _QUESTION_WORDS = re.compile(r"多少|几|多久|多长|多大|什么时候|哪些|哪几|怎么|怎样|如何|是否|能否|能不能|有没有|什么|谁")
@@ -86,6 +97,7 @@ class Question:
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
     versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
     attribute: str = ""  # the term whose size is asked (有效期 in 商标注册有效期多久)
+    history: tuple[str, str] = ()  # (words naming a law, event): 专利法什么时候施行的 -> ("专利法", "施行")
 
     @property
     def jurisdictions(self) -> list[str]:
@@ -217,7 +229,18 @@ def analyse(text: str) -> Question:
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
                     asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))),
-                    versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "")
+                    versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "",
+                    history=history_asked(simple))
+
+
+def history_asked(simple: str) -> tuple[str, str]:
+    """``(subject, event)`` when the question asks when something was made, changed or took
+    effect; whether the subject names a law is for the corpus to say."""
+    for pattern in _HISTORY_Q:
+        m = pattern.search(simple.strip())
+        if m:
+            return m.group("subject"), TIMES_CHANGED if m.groupdict().get("times") else m.group("event")
+    return ()
 
 
 def asked_attribute(asking: str, terms: list[str]) -> str:

@@ -19,7 +19,7 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import (ARTICLE_START, book_title, cited_articles, cn_number, law_matches, related_laws, rights_named,
+from .statute import (ARTICLE_START, IN_FORCE, book_title, cited_articles, cn_number, law_matches, related_laws, rights_named,
                       sanctioned_articles, short_title, states_consequence, subject_of, version_key)
 from .text import coverage, has_answer_figure, match_form, to_simplified, tokenize
 
@@ -232,6 +232,19 @@ class Retriever:
         """The passages of one article (several when a long article was split), in order."""
         store = self.store
         return [self._hit(store, cid, 1.0, 0.0, 0.0, 1.0) for cid in self._article_ids(store, doc_id, label)]
+
+    def preamble(self, doc_id: str) -> Hit | None:
+        """The passage before a statute's first article: its title and history lines."""
+        store = self.store
+        ids = self._chunk_ids(store, doc_id)
+        return self._hit(store, ids[0], 1.0, 0.0, 0.0, 1.0) if ids and not store.chunks[ids[0]].article else None
+
+    def in_force(self, doc_id: str) -> Hit | None:
+        """The article that says from when the statute applies (本法自…起施行), if it has one."""
+        store = self.store
+        cid = next((c for c in reversed(self._chunk_ids(store, doc_id))
+                    if store.chunks[c].article and IN_FORCE.search(to_simplified(store.chunks[c].text))), None)
+        return None if cid is None else self._hit(store, cid, 1.0, 0.0, 0.0, 1.0)
 
     def companions(self, hit: Hit) -> list[Hit]:
         """Articles that answer together with ``hit``: the current articles of a related law or

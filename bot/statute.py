@@ -25,7 +25,7 @@ _BARE_HEADINGS = re.compile(rf"^([总總]{_SP}[则則]|附{_SP}[则則]|分{_SP}
 # an attachment after the articles (附件1：申请表) is no part of the last article
 _ATTACHMENT = re.compile(rf"^附{_SP}[件表]{_SP}[0-9０-９一二三四五六七八九十]*{_SP}(?:[：:]|$|\s)")
 ITEM_START = re.compile(r"^[（(]([一二三四五六七八九十]+)[）)]")
-_DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+FULL_DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _FILE_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2})\)")
 _END = "。；;：:！？"
 
@@ -315,7 +315,7 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     preamble = text[: articles[0].start] if articles else text[:2000]
     version, effective = "", ""
     for line in preamble.splitlines():
-        m = _DATE.search(line)
+        m = FULL_DATE.search(line)
         if not m:
             continue
         if "施行" in line and len(line) < 40:
@@ -326,9 +326,30 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     if not effective:
         # "本法自…起施行" in the last articles: the original date, so only when this version is not newer
         m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", text)
-        found = _iso(_DATE.search(m.group(1))) if m else ""
+        found = _iso(FULL_DATE.search(m.group(1))) if m else ""
         effective = found if found >= version else ""
     return version or effective, effective
+
+
+def history_lines(preamble: str) -> list[str]:
+    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first."""
+    lines = [line.strip(" \t（()）") for line in preamble.splitlines()]
+    return [line for line in lines if FULL_DATE.match(line) and len(line) < 200]
+
+
+IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自[^。；]{0,30}?起(?:施行|生效)[^。]*。?")
+
+
+def date_in(text: str) -> str:
+    """The first full date in ``text``, as 2020-10-17 ("" when there is none)."""
+    m = FULL_DATE.search(text)
+    return _iso(m) if m else ""
+
+
+def chinese_date(iso: str) -> str:
+    """2021-06-01 -> 2021年6月1日, as the laws write dates."""
+    y, m, d = iso.split("-")
+    return f"{int(y)}年{int(m)}月{int(d)}日"
 
 
 def file_date(path: str) -> str:

@@ -1011,3 +1011,28 @@ def test_what_cannot_be_patented_is_read_as_what_is_not_granted(assistant):
     # 不能申请专利 in the laws' words is 不授予专利权 (第五条, 第二十五条), not 第四条 on secrecy
     ans = assistant.ask("哪些东西不能申请专利？")
     assert ans.answered and ans.quotes[0].cite_as in ("《中华人民共和国专利法》第五条", "《中华人民共和国专利法》第二十五条")
+
+
+@pytest.mark.parametrize("question, head", [
+    ("专利法什么时候施行的", "本法自**1985年4月1日**起施行。"),
+    ("新专利法什么时候开始实施", "本法自**1985年4月1日**起施行。"),
+    ("专利法是哪一年通过的", "**1984年3月12日** 第六届全国人民代表大会常务委员会第四次会议通过"),
+    ("专利法最近一次修改是什么时候", "**2020年10月17日** 第十三届全国人民代表大会常务委员会第二十二次会议"),
+    ("专利法修改过几次", "资料库中的《中华人民共和国专利法》文本列出了 **4** 次修改："),
+    ("山东省专利条例什么时候开始施行", "**2013年9月1日**起施行"),
+])
+def test_when_a_law_was_made_changed_or_took_effect(assistant, question, head):
+    # from the law's history lines and its 施行 article, not from an article that holds some date
+    ans = assistant.ask(question)
+    print("\n" + ans.text)
+    assert ans.answered and ans.text.startswith(head)
+    assert "的制定和修改 [1]：" in ans.text and not ans.citations[0].article
+
+
+def test_the_first_date_in_force_is_not_passed_off_as_the_current_texts(assistant):
+    # 本法自1985年4月1日起施行 is the original date; the 2020 amendment's is not in the text
+    ans = assistant.ask("专利法什么时候施行的")
+    assert "现行文本是 2020年10月17日 修改的版本，资料库中的文本没有写明这次修改的施行日期" in ans.text
+    assert [h.article for h in ans.citations] == ["", "第八十二条"]
+    # a question that names no law is no question about one
+    assert "制定和修改" not in assistant.ask("我的专利什么时候生效").text
