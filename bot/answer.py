@@ -18,7 +18,7 @@ from dataclasses import replace
 from .companions import add_companion, add_sub_answers
 from .compose import SUPERSEDED_NOTE, Answer, Quote, cite_as, compose, quoted
 from .config import Settings
-from .history import compose_history
+from .enactment import compose_history
 from .limits import bounded_history
 from .query import Question, analyse, is_followup, places_in, resolve_followup, subject_swapped, with_context
 from .refusal import (MSG_NEAREST, MSG_REFUSE, about_another_right, date_of_another_event, evidence_strength, matchable_coverage,
