@@ -214,8 +214,7 @@ def analyse(text: str) -> Question:
     elif _SHARE_Q.search(asking):  # 占GDP多少 asks a share, not the amount beside it
         unit = "%"
     elif kind == "quantity" and not _HOW_LONG.search(asking):  # 处罚…多久能复议 asks a time, not 元
-        unit = next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in asking), "") or \
-            next((u for attr, u in ATTRIBUTE_UNITS.items() if attr in simple), "")
+        unit = _unit_of_head(asking) or _unit_of_head(simple)
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
     found = lay_terms(simple)
     terms = content_terms(simple, [*found, *_COUNT_IN.findall(simple)])
@@ -241,6 +240,13 @@ def history_asked(simple: str) -> tuple[str, str]:
         if m:
             return m.group("subject"), TIMES_CHANGED if m.groupdict().get("times") else m.group("event")
     return ()
+
+
+def _unit_of_head(text: str) -> str:
+    """The unit of the attribute named last: a noun phrase ends in its head (风险补偿比例 asks a
+    比例, not an amount of 补偿)."""
+    found = [(text.rfind(attr) + len(attr), unit) for attr, unit in ATTRIBUTE_UNITS.items() if attr in text]
+    return max(found)[1] if found else ""
 
 
 def asked_attribute(asking: str, terms: list[str]) -> str:
