@@ -167,9 +167,11 @@ def type_bonus(q: Question, clause: str) -> float:
         figures = [m.group() for m in FIGURE.finditer(simple)]
         if not figures:
             return -0.15
+        # a figure said of what was asked (保护期限…为20年 for 能保护多少年), not of something else
+        said = 0.05 * any(w in simple for w in (q.attribute, *q.aliases.get(q.attribute, ()))) if q.attribute else 0.0
         if q.unit:  # the asked unit (家, 元, %...) must be there
-            return 0.15 if any(in_unit(f, q.unit) for f in figures) else -0.1
-        return 0.08
+            return said + (0.15 if any(in_unit(f, q.unit) for f in figures) else -0.1)
+        return said + 0.08
     if q.kind == "date":
         return 0.15 if DATE.search(simple) else -0.1
     if q.asks_consequence and q.kind not in ("quantity", "date"):  # 不交会怎么样: the clause saying what follows

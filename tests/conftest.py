@@ -76,15 +76,29 @@ def assistant(retriever):
 
 
 @pytest.fixture(scope="session")
-def copyright_assistant(tmp_path_factory, encoder, settings):
-    """An assistant over 著作权法 alone: terms of protection and rights the patent laws lack."""
+def assistant_over(tmp_path_factory, encoder, settings):
+    """An assistant over some shipped laws alone (built once per set of files): subjects the
+    session corpus lacks, such as copyright terms or plant varieties."""
     from bot import Assistant, Retriever, build_index
 
-    corpus = tmp_path_factory.mktemp("copyright")
-    shutil.copy2(SHIPPED / "laws" / "著作权法(2020-11-11).md", corpus)
-    path = tmp_path_factory.mktemp("copyright-index")
-    build_index(corpus, path, settings=settings, progress=False)
-    return Assistant(Retriever.load(path, settings=settings))
+    built = {}
+
+    def make(*names: str):
+        if names not in built:
+            corpus = tmp_path_factory.mktemp("laws")
+            for name in names:
+                shutil.copy2(SHIPPED / "laws" / name, corpus)
+            path = tmp_path_factory.mktemp("laws-index")
+            build_index(corpus, path, settings=settings, progress=False)
+            built[names] = Assistant(Retriever.load(path, settings=settings))
+        return built[names]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def copyright_assistant(assistant_over):
+    return assistant_over("著作权法(2020-11-11).md")
 
 
 @pytest.fixture(scope="session")

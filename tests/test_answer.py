@@ -11,6 +11,8 @@ import pytest
 from bot import Assistant
 from bot.evaluation import contains_evidence, evaluate
 from bot.llm import ChatClient
+from bot.query import analyse
+from bot.selection import candidates, choose
 
 from conftest import run_cli
 
@@ -81,6 +83,17 @@ def test_a_date_an_article_sets_is_an_answer(copyright_assistant):
     assert "第五十年的**12月31日**" in ans.text.split("\n")[0]
 
 
+def test_the_figure_is_taken_from_the_clause_about_what_was_asked(assistant_over):
+    # 能保护多少年 asks the term of protection (保护期限…20年), not how long sales may precede
+    # an application (新颖性: 未超过1年/6年/4年), though both count years and the latter ranks first
+    retriever = assistant_over("植物新品种保护条例(2014-07-29).md").retriever
+    law = retriever.find_law("植物新品种保护条例")[0]
+    hits = [*retriever.article(law, "第十四条"), *retriever.article(law, "第三十四条")]
+    q = analyse("我培育的葡萄新品种刚拿到品种权，能保护多少年")
+    best = choose(q, hits, [c for i, hit in enumerate(hits) for c in candidates(q, i, hit)], 1)[0]
+    assert hits[best.hit_index].article == "第三十四条" and best.figure == "20年"
+
+
 def test_a_length_of_time_asked_in_hours_is_answered_in_hours(assistant):
     # no article counts in hours: 三个月 is no answer to 多少小时
     assert not assistant.ask("申请专利后多少小时能收到受理通知").answered
@@ -97,6 +110,8 @@ def test_an_amount_of_compensation_asked_is_money_of_that_compensation(assistant
     # compulsory licence's conditions (三年, 四年) is one
     for question in ("公司让我签了竞业协议，离职以后公司每个月最少要给我多少补偿？", "发明专利被强制许可了，对方要给我多少补偿"):
         assert not assistant.ask(question).answered, question
+    # the attribute named last heads the phrase: 风险补偿比例 asks a share, not an amount of 补偿
+    assert analyse("枣庄市专利质押融资风险补偿比例").unit == "%"
 
 
 def test_figures_from_several_sources_are_all_shown(assistant):
