@@ -19,7 +19,7 @@ from .embedding import encode, load_encoder
 from .formats import page_at
 from .index import IndexStore, IndexUnavailable
 from .query import Question, analyse
-from .statute import (ARTICLE_START, IN_FORCE, book_title, cited_articles, cn_number, law_matches, related_laws, rights_named,
+from .statute import (ARTICLE_START, IN_FORCE, book_title, cited_articles, cites_alone, cn_number, law_matches, related_laws, rights_named,
                       sanctioned_articles, short_title, states_consequence, subject_of, version_key)
 from .text import coverage, has_answer_figure, match_form, to_simplified, tokenize
 
@@ -259,7 +259,7 @@ class Retriever:
                   for label in cited_articles(hit.text, name)}
         return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0)
                 for doc_id in related for cid in self._chunk_ids(store, doc_id)
-                if (doc_id, store.chunks[cid].article) in wanted or f"{short}{hit.article}" in store.chunks[cid].text]
+                if (doc_id, store.chunks[cid].article) in wanted or cites_alone(store.chunks[cid].text, short, hit.article)]
 
     def sanctions(self, hit: Hit) -> list[Hit]:
         """The articles of the same law that sanction breaking ``hit``'s article (违反本条例第二十条

@@ -524,6 +524,18 @@ def cited_articles(text: str, law: str) -> list[str]:
     return labels
 
 
+def cites_alone(text: str, law: str, label: str) -> bool:
+    """Whether ``text`` cites ``law``'s article ``label`` by itself or with one other: an article
+    that lists several (违反商标法第十条、第十一条、第十二条和第十六条第一款) is a procedure for all
+    of them, not the rule that implements one."""
+    for run in re.finditer(rf"{re.escape(law)}((?:第[{_NUM}]+[条條](?:之[一二三四五六七八九十]+)?(?:第[{_NUM}]+[款项])*[、，,和及与或者]*)+)", text):
+        cited = [article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
+                 for m in _ARTICLE_NUMBER.finditer(run.group(1))]
+        if label in cited and len(cited) <= 2:
+            return True
+    return False
+
+
 # the sanction of an act: 违反本条例第二十条规定的… / 违反本法第六条、第九条规定
 _VIOLATES = re.compile(rf"违反本(?:法|条例|规定|办法|细则|解释)((?:(?:[、，,和及与或者]|第[{_NUM}]+[款项])*第[{_NUM}]+[条條](?:之[一二三四五六七八九十]+)?)+)")
 _ARTICLE_NUMBER = re.compile(rf"第([{_NUM}]+)[条條](?:之([一二三四五六七八九十]+))?")

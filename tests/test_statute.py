@@ -404,6 +404,16 @@ def test_the_companion_article_implements_the_quoted_paragraph(assistant):
     assert len(ans.quotes) == 2 and "第四十二条第二款" in ans.quotes[1].sentence and "新药" not in ans.quotes[1].sentence
 
 
+def test_a_procedure_for_a_list_of_articles_is_no_companion(assistant_over):
+    # 条例第五十二条 reviews refusals under 商标法第十条、第十一条、第十二条和第十六条: it implements none
+    # of them, so a question answered by 第十条 does not quote it
+    ans = assistant_over("商标法(2019-04-23).md", "商标法实施条例(2014-04-29).md").ask(
+        "想用我们县的县名给自家的农产品做个牌子去注册商标，能批吗？")
+    print("\n" + ans.text)
+    assert ans.quotes[0].cite_as == "《中华人民共和国商标法》第十条"
+    assert all("第五十二条" not in q.cite_as for q in ans.quotes)
+
+
 def test_the_law_article_a_figure_rests_on_is_quoted_with_it(assistant):
     # 细则第九十三条 gives the amount (4000元) of 专利法第十五条's 奖励; the law article has no
     # figure, yet it is the rule the amount implements
