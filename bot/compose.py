@@ -113,11 +113,13 @@ def _item_asked(q: Question, c: Candidate, hit: Hit) -> int:
 
 
 def _bold_focus(q: Question, c: Candidate) -> str:
-    """Inside a quoted article, bold only the part that was asked: the item that states the
-    condition (（四）专利权被质押…) or the sentence that defines the asked term."""
+    """Inside a quoted article, bold only the part that was asked: the item or later 款 that
+    states the condition (（四）专利权被质押…, 县级以上行政区划的地名…不得作为商标) or the sentence
+    that defines the asked term. A first 款 opens the quote and needs no bold."""
     text = c.sentence
     focus = c.focus.strip()
-    asked = (q.kind == "condition" and c.item) or q.defined_in(match_form(focus))
+    later = focus and text.find(focus) > 0
+    asked = (q.kind == "condition" and (c.item or later)) or q.defined_in(match_form(focus))
     if asked and focus and focus in text and focus != text.strip():
         return text.replace(focus, f"**{focus}**", 1)
     return text

@@ -414,6 +414,14 @@ def test_a_procedure_for_a_list_of_articles_is_no_companion(assistant_over):
     assert all("第五十二条" not in q.cite_as for q in ans.quotes)
 
 
+def test_the_paragraph_that_answers_in_a_whole_article_is_bold(assistant_over):
+    # 第十条 is quoted whole; the 款 after its list (地名) is the condition asked, so it is in bold
+    ans = assistant_over("商标法(2019-04-23).md", "商标法实施条例(2014-04-29).md").ask("能不能用我们县的县名去注册商标？")
+    assert ans.quotes[0].cite_as == "《中华人民共和国商标法》第十条"
+    assert "**县级以上行政区划的地名或者公众知晓的外国地名，不得作为商标。" in ans.text
+    assert ans.text.count("**") == 2
+
+
 def test_the_law_article_a_figure_rests_on_is_quoted_with_it(assistant):
     # 细则第九十三条 gives the amount (4000元) of 专利法第十五条's 奖励; the law article has no
     # figure, yet it is the rule the amount implements
