@@ -130,9 +130,11 @@ class Assistant:
             if ref.law:
                 return 1.0, replace(self._lookup(q, ref, self._superseded(version)), query=query)
         if q.history and (laws := self.retriever.find_law_in(q.history[0])):  # 专利法什么时候施行的
-            doc = self.retriever.documents[laws[0]]
+            docs = self.retriever.documents
+            doc = docs[version or laws[0]]  # the version asked (2010年版实施细则), else the current
+            current = docs[doc.superseded_by].date if doc.superseded_by else ""
             answer = compose_history(q.history[1], doc.title, doc.date, doc.effective, self.retriever.preamble(doc.doc_id),
-                                     self.retriever.in_force(doc.doc_id), query)
+                                     self.retriever.in_force(doc.doc_id), query, current)
             return (1.0 if answer.answered else 0.0), answer
         if q.names_only_an_article:  # 第五十条: of which law? A search would pick one at random
             return 0.0, self._which_law(q.refs[0], query)

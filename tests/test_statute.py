@@ -1054,3 +1054,10 @@ def test_the_first_date_in_force_is_not_passed_off_as_the_current_texts(assistan
     assert [h.article for h in ans.citations] == ["", "第八十二条"]
     # a question that names no law is no question about one
     assert "制定和修改" not in assistant.ask("我的专利什么时候生效").text
+
+
+def test_the_history_of_an_older_version_asked_for_is_its_own(assistant):
+    ans = assistant.ask("2010年版的专利法实施细则是什么时候施行的")
+    print("\n" + ans.text)
+    assert ans.answered and all("2010-01-09" in h.doc_id for h in ans.citations)
+    assert "这一文本是 2010年1月9日 修改的版本" in ans.text and "已被 2023年12月11日 的版本取代" in ans.text
