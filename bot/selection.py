@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .query import Question
 from .retrieval import Hit
-from .statute import ITEM_START, cn_number, list_intro, states_consequence, strip_label
+from .statute import IN_FORCE, ITEM_START, cn_number, list_intro, states_consequence, strip_label
 from .text import DURATION, FIGURE, coverage, in_unit, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
@@ -25,7 +25,6 @@ DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
-_IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自.{0,30}?(?:起施行|起生效)")
 _OWNS = re.compile(r"属于|归[^，。；]{0,12}所有|享有|归属")
 _IN_FORCE_Q = re.compile(r"施行|实施|生效|有效")
 STATUTE_RANK_WEIGHT = 0.25
@@ -134,7 +133,7 @@ def statute_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
         score -= 0.1 * (len(para if whole else shown) > 400)  # an overlong answering part, not its context
         score -= 0.3 * (shown == para and bool(_introduces_list(para)))  # a list's heading alone says nothing
         # 本法自…起施行 answers only a question about when the law applies
-        score -= 0.3 * (bool(_IN_FORCE.search(para)) and q.kind != "date" and not _IN_FORCE_Q.search(q.simple))
+        score -= 0.3 * (bool(IN_FORCE.search(para)) and q.kind != "date" and not _IN_FORCE_Q.search(q.simple))
         out.append(Candidate(rank, shown, s, e, score, key_figure(q, para),
                              item=cn_number(item.group(1)) if item else 0, focus=para,
                              coverage=coverage(q.terms, match_form(hit.lead + shown), q.aliases)))
