@@ -518,33 +518,35 @@ OTHER_LAWS = frozenset(
 
 def cited_articles(text: str, law: str) -> list[str]:
     """Labels of the articles of ``law`` (a short title) that ``text`` cites: 专利法第四十二条."""
-    labels = []
-    for m in re.finditer(rf"{re.escape(law)}第([{_NUM}]+)[条條](?:之([一二三四五六七八九十]+))?", text):
-        labels.append(article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0))
-    return labels
+    return [_label(m) for m in re.finditer(rf"{re.escape(law)}{_ARTICLE_NUMBER.pattern}", text)]
 
 
 def cites_alone(text: str, law: str, label: str) -> bool:
     """Whether ``text`` cites ``law``'s article ``label`` by itself or with one other: an article
     that lists several (违反商标法第十条、第十一条、第十二条和第十六条第一款) is a procedure for all
     of them, not the rule that implements one."""
-    for run in re.finditer(rf"{re.escape(law)}((?:第[{_NUM}]+[条條](?:之[一二三四五六七八九十]+)?(?:第[{_NUM}]+[款项])*[、，,和及与或者]*)+)", text):
-        cited = [article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
-                 for m in _ARTICLE_NUMBER.finditer(run.group(1))]
+    for run in re.finditer(rf"{re.escape(law)}({_ARTICLE_RUN})", text):
+        cited = [_label(m) for m in _ARTICLE_NUMBER.finditer(run.group(1))]
         if label in cited and len(cited) <= 2:
             return True
     return False
 
 
-# the sanction of an act: 违反本条例第二十条规定的… / 违反本法第六条、第九条规定
-_VIOLATES = re.compile(rf"违反本(?:法|条例|规定|办法|细则|解释)((?:(?:[、，,和及与或者]|第[{_NUM}]+[款项])*第[{_NUM}]+[条條](?:之[一二三四五六七八九十]+)?)+)")
 _ARTICLE_NUMBER = re.compile(rf"第([{_NUM}]+)[条條](?:之([一二三四五六七八九十]+))?")
+# articles cited in a row: 第六条、第九条 / 第十条、第十一条、第十二条和第十六条第一款
+_ARTICLE_RUN = rf"(?:(?:[、，,和及与或者]|第[{_NUM}]+[款项])*{_ARTICLE_NUMBER.pattern})+"
+# the sanction of an act: 违反本条例第二十条规定的… / 违反本法第六条、第九条规定
+_VIOLATES = re.compile(rf"违反本(?:法|条例|规定|办法|细则|解释)({_ARTICLE_RUN})")
+
+
+def _label(m: re.Match) -> str:
+    """The label of an article number matched as 第(N)条(之(M))."""
+    return article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
 
 
 def sanctioned_articles(text: str) -> list[str]:
     """Labels of the articles of its own law whose breach ``text`` sanctions (违反本法第六条规定的)."""
-    return [article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
-            for run in _VIOLATES.finditer(text) for m in _ARTICLE_NUMBER.finditer(run.group(1))]
+    return [_label(m) for run in _VIOLATES.finditer(text) for m in _ARTICLE_NUMBER.finditer(run.group(1))]
 
 
 # what the law does to whoever breaks it, or to the right: 罚款, 责令, 终止, 宣告无效, 承担…责任
