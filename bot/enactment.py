@@ -44,9 +44,10 @@ def compose_history(event: str, title: str, version: str, effective: str, preamb
     parts, hits, quotes = [head], [], []
     if lines:
         hits.append(preamble)
+        body = "\n".join(lines)
         start, end = preamble.text.find(lines[0]), preamble.text.find(lines[-1]) + len(lines[-1])
-        quotes.append(Quote(len(hits), "\n".join(lines), max(0, start), end, name))
-        parts += [f"{name}的制定和修改 [{len(hits)}]：", f"{quoted(chr(10).join(lines))} [{len(hits)}]"]
+        quotes.append(Quote(len(hits), body, max(0, start), end, name))
+        parts += [f"{name}的制定和修改 [{len(hits)}]：", f"{quoted(body)} [{len(hits)}]"]
     if force:
         hits.append(in_force)
         quotes.append(Quote(len(hits), force.group(), force.start(), force.end(), in_force.citation))
@@ -60,7 +61,7 @@ def _headline(event: str, name: str, lines: list[str], version: str, effective: 
     # the file's version can be newer than its last history line (软件保护条例 2013 lists 2011)
     newer = MSG_NEWER_TEXT.format(which=which, date=chinese_date(version)) if lines and version > date_in(lines[-1]) else ""
     if event == TIMES_CHANGED:
-        count = sum(1 for line in lines if re.search("|".join(CHANGED), line))
+        count = sum(1 for line in lines if any(word in line for word in CHANGED))
         return "\n\n".join(filter(None, [MSG_TIMES_CHANGED.format(title=name, count=count), newer])) if lines else ""
     if event in MADE:
         return _bold_date(lines[0]) if lines else ""
