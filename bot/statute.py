@@ -326,7 +326,7 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     if not effective:
         # "本法自…起施行" in the last articles: the original date, so only when this version is not newer
         m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", text)
-        found = _iso(FULL_DATE.search(m.group(1))) if m else ""
+        found = date_in(m.group(1)) if m else ""
         effective = found if found >= version else ""
     return version or effective, effective
 
