@@ -16,7 +16,7 @@ from .statute import (BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_nu
                       without_article_refs)
 from .text import content_terms, get_jieba, to_simplified, tokenize
 
-_DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间|啥时候")
+_DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间")
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
 _WHERE_Q = re.compile(r"在哪里|在哪儿|在哪(?![些个种几类])|地址|位置|位于哪")  # 在哪些情况下 asks which cases
 _DOCNO_Q = re.compile(r"文号|发文字号|文件号|字号是")
@@ -63,7 +63,7 @@ _FILLER = re.compile(r"到底|究竟|具体|真的")
 # when a law was made, changed or took effect (专利法什么时候施行的, 商标法最近一次修改是哪年):
 # the law's history lines and its 施行 article answer, not an article that happens to hold a date
 _EVENTS = r"施行|实施|实行|生效|通过|颁布|公布|发布|出台|制定|修改|修订|修正"
-_WHEN = r"什么时候|什么时间|何时|哪一?年|哪一?天|几月几[号日]|啥时候"
+_WHEN = r"什么时候|什么时间|何时|哪一?年|哪一?天|几月几[号日]"
 TIMES_CHANGED = "修改次数"  # the event asked by 专利法修改过几次
 _HISTORY_Q = (
     re.compile(rf"^(?P<subject>.{{2,40}}?)(?:是|于|在|从)?(?:{_WHEN})(?:起|开始)?(?:正式)?(?:开始)?(?P<event>{_EVENTS})"),
@@ -199,22 +199,35 @@ def asking_clause(simple: str) -> str:
     return re.split(r"[，,；;]", first)[-1]
 
 
+# spoken question words and their written forms: the patterns that read what is asked
+# (会怎样 asks a consequence, 什么时候 a date) are written once, in the written forms
+_SPOKEN = {"咋样": "怎么样", "咋办": "怎么办", "咋": "怎么", "为啥": "为什么", "啥": "什么",
+           "多会儿": "什么时候"}
+_SPOKEN_RE = re.compile("|".join(sorted(_SPOKEN, key=len, reverse=True)))
+
+
+def written_form(simple: str) -> str:
+    """The question with spoken question words in their written forms (会咋样 -> 会怎么样)."""
+    return _SPOKEN_RE.sub(lambda m: _SPOKEN[m.group()], simple)
+
+
 def analyse(text: str) -> Question:
     """Read a question once: script, terms, what it asks for, places, years, article references."""
     text = (text or "").strip()
     simple = to_simplified(text)
-    asking = asking_clause(simple)
+    written = written_form(simple)
+    asking = asking_clause(written)
     asked = question_kind(asking)
-    kind = asked or question_kind(simple) or "other"
+    kind = asked or question_kind(written) or "other"
     # the unit of the asking clause; another clause's 几个 (印了几个字) is the situation, not the ask
-    m = _UNIT_AFTER.search(asking) or (None if asked == "quantity" else _UNIT_AFTER.search(simple))
+    m = _UNIT_AFTER.search(asking) or (None if asked == "quantity" else _UNIT_AFTER.search(written))
     unit = ""
     if m:
         unit = "元" if m.group(1) in ("钱", "万元", "亿元") else m.group(1).replace("个小时", "小时")
     elif _SHARE_Q.search(asking):  # 占GDP多少 asks a share, not the amount beside it
         unit = "%"
     elif kind == "quantity" and not _HOW_LONG.search(asking):  # 处罚…多久能复议 asks a time, not 元
-        unit = _unit_of_head(asking) or _unit_of_head(simple)
+        unit = _unit_of_head(asking) or _unit_of_head(written)
     years = re.findall(r"(?:19|20)\d{2}(?=年|\D|$)", simple)
     found = lay_terms(simple)
     terms = content_terms(simple, [*found, *_COUNT_IN.findall(simple)])
@@ -227,9 +240,9 @@ def analyse(text: str) -> Question:
                     aliases, expansion, defined_term(simple), law_names(simple),
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
-                    asks_consequence=bool(_CONSEQUENCE.search(" ".join([simple, *expansion]))),
+                    asks_consequence=bool(_CONSEQUENCE.search(" ".join([written, *expansion]))),
                     versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "",
-                    history=history_asked(simple))
+                    history=history_asked(written))
 
 
 def history_asked(simple: str) -> tuple[str, str]:

@@ -370,9 +370,17 @@ def test_sanctioned_articles_are_read_from_the_liability_articles():
 
 @pytest.mark.parametrize("question, asks", [("没经过保密审查就去国外申请专利，会怎么样？", True), ("被查到会怎么处理", True),
                                             ("这样干会被罚吗？", True), ("能直接拿到国外去申请专利吗？", False),
-                                            ("专利能保护几年", False)])
+                                            ("专利能保护几年", False), ("材料造假被查出来了 会咋样", True),
+                                            ("私下接客户被查到会咋处理", True), ("商标到期了咋续", False)])
 def test_a_question_asking_what_happens_to_whoever_does_it(question, asks):
     assert analyse(question).asks_consequence is asks
+
+
+def test_spoken_question_words_are_read_as_their_written_forms(assistant):
+    # 会咋样 is 会怎么样: the article that sanctions the act answers, not one sharing the situation's words
+    ans = assistant.ask("山东这边申请专利资助材料造假被查出来了 会咋样")
+    assert ans.answered and ans.citations[0].citation == "《山东省专利条例》第五十条"
+    assert analyse("续展最晚啥时候办").kind == analyse("续展最晚什么时候办").kind == "date"
 
 
 def test_a_consequence_question_quotes_the_article_that_sanctions_the_act(assistant):
