@@ -218,6 +218,22 @@ def test_everyday_names_for_statutory_notions():
     assert "不使用" in analyse("注册的商标一直闲着，会被撤销吗").expansion
 
 
+def test_everyday_words_for_acts_and_events():
+    assert {"继续制造", "原有范围"} <= set(analyse("我们还能接着生产不").expansion)
+    assert "死亡" in analyse("我爷爷2000年过世的，他写的书版权保护到哪年").expansion
+    assert {"介绍、评论", "引用"} <= set(analyse("写书评摘了原书几段话要作者同意吗").expansion)
+    assert "无能力支付" in analyse("代理费实在掏不起，有没有地方能帮一把").expansion
+    assert "效力" in analyse("没去备案，这合同还算数吗").expansion
+    assert "商业利用" in analyse("芯片已经量产三年了，现在登记还行吗").expansion
+
+
+def test_making_it_before_the_application_is_read_as_prior_use(assistant):
+    # 早在…之前就在做…还能接着生产 is 专利法第七十五条（二）: 申请日前已经制造…原有范围内继续制造
+    ans = assistant.ask("我们厂早在别人申请专利之前就在做这个东西了，现在他拿了专利说我们侵权，我们还能接着生产不？")
+    assert ans.answered and ans.citations[0].citation.startswith("《中华人民共和国专利法》第七十五条")
+    assert "仅在原有范围内继续制造" in ans.text
+
+
 def test_overlapping_everyday_phrases_stay_whole():
     # 卖盗版 and 盗版书 overlap in 卖盗版书: cut at one, jieba glued the lone 书 to 会 (书会)
     q = analyse("网上卖盗版书会被判刑吗")
