@@ -59,6 +59,8 @@ _DEFINE_Q = (
 # (会怎样 -> 法律责任, 被罚 -> 行政处罚): answered by the article that sanctions the act
 _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究"
                          r"|会(?:被)?(?:作废|失效|撤销|撤掉|终止|吊销|没收|取消)")  # 专利会作废吗: whether it follows
+# a prison term or a fine is asked about (判几年, 罚多少, 坐牢吗), not an award of damages (判赔)
+_PENALTY_Q = re.compile(r"罚|判(?!赔)|刑|坐牢|监狱|拘役|拘留")
 _FILLER = re.compile(r"到底|究竟|具体|真的")
 # when a law was made, changed or took effect (专利法什么时候施行的, 商标法最近一次修改是哪年):
 # the law's history lines and its 施行 article answer, not an article that happens to hold a date
@@ -95,6 +97,7 @@ class Question:
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
+    asks_penalty: bool = False  # a prison term or a fine may answer (判几年, 罚多少, 会怎样)
     versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
     attribute: str = ""  # the term whose size is asked (有效期 in 商标注册有效期多久)
     history: tuple[str, str] = ()  # (words naming a law, event): 专利法什么时候施行的 -> ("专利法", "施行")
@@ -236,11 +239,13 @@ def analyse(text: str) -> Question:
     for term in terms:
         if forms := numeral_forms(term):
             aliases[term] = (*aliases.get(term, ()), *forms)
+    consequence = bool(_CONSEQUENCE.search(" ".join([written, *expansion])))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
                     aliases, expansion, defined_term(simple), law_names(simple),
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
-                    asks_consequence=bool(_CONSEQUENCE.search(" ".join([written, *expansion]))),
+                    asks_consequence=consequence,
+                    asks_penalty=consequence or bool(_PENALTY_Q.search(" ".join([written, *expansion]))),
                     versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "",
                     history=history_asked(written))
 

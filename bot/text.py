@@ -241,20 +241,31 @@ def in_unit(figure: str, unit: str) -> bool:
     return any(u in figure for u in (unit, *_SAME_UNIT.get(unit, ())))
 
 
-def has_figure(text: str, unit: str) -> bool:
+# a prison term or a fine (三年以下有期徒刑, 五万元以下的罚款) says what befalls an offender: it
+# is no answer to how long a right lasts or what something costs
+_PENALTY_AFTER = re.compile(r"[^，,。；;：:]{0,16}?(?:有期徒刑|拘役|罚款|罚金)")
+
+
+def figures(text: str, penalties: bool = True) -> list[re.Match]:
+    """The FIGURE matches of ``text`` (simplified); without prison terms and fines unless
+    ``penalties``, that is, unless the question asks what befalls an offender."""
+    return [m for m in FIGURE.finditer(text) if penalties or not _PENALTY_AFTER.match(text, m.end())]
+
+
+def has_figure(text: str, unit: str, penalties: bool = True) -> bool:
     """Whether ``text`` (simplified) states an amount in ``unit`` (年, 元, 家...)."""
-    return any(in_unit(m.group(), unit) for m in FIGURE.finditer(text))
+    return any(in_unit(m.group(), unit) for m in figures(text, penalties))
 
 
 DURATION = re.compile(r"(?:年|月|日|天|周|小时|分钟|秒)$")  # a FIGURE that is a length of time
 
 
-def has_answer_figure(text: str, unit: str, duration: bool) -> bool:
+def has_answer_figure(text: str, unit: str, duration: bool, penalties: bool = True) -> bool:
     """Whether ``text`` (simplified) states what a 多少/多久 question asks for: an amount in
     its ``unit``, or, asked 多久 in no unit, a length of time (十五日, 三个月)."""
     if unit:
-        return has_figure(text, unit)
-    return duration and any(DURATION.search(m.group()) for m in FIGURE.finditer(text))
+        return has_figure(text, unit, penalties)
+    return duration and any(DURATION.search(m.group()) for m in figures(text, penalties))
 
 
 NOUN_FLAGS = ("n", "eng", "l", "j")

@@ -392,6 +392,21 @@ def test_a_question_asking_what_happens_to_whoever_does_it(question, asks):
     assert analyse(question).asks_consequence is asks
 
 
+def test_a_prison_term_or_a_fine_answers_only_what_befalls_an_offender(assistant_over):
+    from bot.selection import key_figure
+
+    article = "应当以侵犯商业秘密罪判处三年以下有期徒刑或者拘役，并处或者单处罚金"
+    assert key_figure(analyse("商业秘密能保护多少年？"), article) == ""
+    assert key_figure(analyse("偷了别人的商业秘密会判几年"), article) == "三年"
+    assert key_figure(analyse("侵犯商业秘密罚多少钱"), "处十万元以上一百万元以下的罚款") == "一百万元"
+    laws = assistant_over("反不正当竞争法(2019-04-23).md",
+                          "最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释(2004-12-08).md")
+    # no text says how long a trade secret is protected; the criminal interpretation's 三年 is a prison term
+    assert not laws.ask("商业秘密能保护多少年？").answered
+    ans = laws.ask("偷了别人的商业秘密，会判几年")
+    assert ans.answered and "有期徒刑" in ans.text
+
+
 def test_spoken_question_words_are_read_as_their_written_forms(assistant):
     # 会咋样 is 会怎么样: the article that sanctions the act answers, not one sharing the situation's words
     ans = assistant.ask("山东这边申请专利资助材料造假被查出来了 会咋样")
