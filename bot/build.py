@@ -35,7 +35,7 @@ from .config import Settings
 from .corpus import DOC_ID_SCHEME, CorpusError, Document, corpus_files, load_corpus
 from .embedding import encode, load_encoder
 from .hashing import sha256_file
-from .index import (CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, damaged_files,
+from .index import (CURRENT, FORMAT_VERSION, DenseIndex, IndexStore, IndexUnavailable, LexicalIndex, PartIndex, damaged_files,
                     read_manifest)
 from .statute import file_date, supersessions
 from .text import tokenize
@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 # statute's text dates it over a PDF's or Word file's properties, 关于印发《…办法》的通知 is typed
 # and placed by the rules it carries, text outside articles (附件) is indexed, a web page is named by
 # its <h1>/<title>, its furniture (首页 >, 打印本页) is dropped and its table cells kept apart, and a page is filed
-# under a city its title names), so indexes built before are rebuilt.
-INGEST_VERSION = 3
+# under a city its title names; 4: each 款 of an article that has several is embedded too), so
+# indexes built before are rebuilt.
+INGEST_VERSION = 4
 MAX_SKIPPED_LISTED = 200  # skipped files (with reasons) kept in the manifest for up-to-date builds
 
 Embedder = Callable[[list[str]], np.ndarray]
@@ -231,11 +232,11 @@ def _build(corpus_dir: Path, index_dir: Path, settings: Settings, progress: bool
     log.info("%d documents -> %d chunks", len(docs), len(chunks))
     cache = EmbeddingCache.for_index(index_dir)
     try:
-        vectors, embedded = embed_chunks(chunks, cache, settings, embedder or local_embedder(settings),
+        vectors, parts, embedded = embed_chunks(chunks, cache, settings, embedder or local_embedder(settings),
                                          progress and sys.stderr.isatty(), report)
     finally:
         cache.close()
-    store = assemble(docs, chunks, vectors, settings, index_dir)
+    store = assemble(docs, chunks, vectors, settings, index_dir, parts)
     store.manifest.update(corpus=digests, counts={"documents": len(docs), "chunks": len(chunks),
                                                   "duplicates": duplicates, "skipped": len(skipped)},
                           skipped=[list(s) for s in skipped[:MAX_SKIPPED_LISTED]])
@@ -261,42 +262,48 @@ def cache_namespace(settings: Settings) -> str:
 
 
 def embed_chunks(chunks: list[Chunk], cache: EmbeddingCache, settings: Settings, embedder: Embedder,
-                 progress: bool, report: ProgressFn | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for ``chunks``, in order, batch by batch: cached ones reused, the rest embedded and
-    cached at once. Returns the vectors and how many were embedded."""
+                 progress: bool, report: ProgressFn | None = None) -> tuple[np.ndarray, PartIndex | None, int]:
+    """Vectors for ``chunks`` in order, and for the 款 of their articles, batch by batch:
+    cached ones reused, the rest embedded and cached at once. Returns the passages' vectors, the
+    parts' index, and how many passages were embedded."""
     namespace = cache_namespace(settings)
-    keys = [text_key(c.embedding_text()) for c in chunks]
+    parts = [(i, text) for i, c in enumerate(chunks) for text in c.parts()]
+    texts = [c.embedding_text() for c in chunks] + [text for _, text in parts]
+    doc_ids = [c.doc_id for c in chunks] + [chunks[i].doc_id for i, _ in parts]
+    keys = [text_key(t) for t in texts]
     vectors: np.ndarray | None = None
     embedded = 0
-    with _Bar(chunks, progress) as bar:
-        for start in range(0, len(chunks), settings.build_batch):
-            batch = chunks[start : start + settings.build_batch]
-            batch_keys = keys[start : start + len(batch)]
+    with _Bar(doc_ids, progress) as bar:
+        for start in range(0, len(texts), settings.build_batch):
+            batch_keys = keys[start : start + settings.build_batch]
             found = cache.get(namespace, batch_keys)
             missing = [i for i, k in enumerate(batch_keys) if k not in found]
             if missing:
-                fresh = np.asarray(embedder([batch[i].embedding_text() for i in missing]), dtype=np.float32)
+                fresh = np.asarray(embedder([texts[start + i] for i in missing]), dtype=np.float32)
                 if fresh.shape[0] != len(missing):
                     raise RuntimeError(f"the embedder returned {fresh.shape[0]} vectors for {len(missing)} passages")
                 new = {batch_keys[i]: fresh[j] for j, i in enumerate(missing)}
                 cache.put(namespace, new)
                 found.update(new)
-                embedded += len(missing)
+                embedded += sum(start + i < len(chunks) for i in missing)  # passages; parts come with them
             if vectors is None:
-                vectors = np.empty((len(chunks), len(next(iter(found.values())))), dtype=np.float32)
-            vectors[start : start + len(batch)] = np.stack([found[k] for k in batch_keys])
-            bar.advance(batch)
+                vectors = np.empty((len(texts), len(next(iter(found.values())))), dtype=np.float32)
+            vectors[start : start + len(batch_keys)] = np.stack([found[k] for k in batch_keys])
+            bar.advance(len(batch_keys))
             if report:
-                report(start + len(batch), len(chunks))
+                report(start + len(batch_keys), len(texts))
     cache.prune(namespace, set(keys))
-    return vectors, embedded
+    n = len(chunks)
+    owners_of_parts = np.array([i for i, _ in parts], dtype=np.int64)
+    part_index = PartIndex.build(vectors[n:], owners_of_parts, settings.flat_index_max, settings.ivf_nlist) if parts else None
+    return vectors[:n], part_index, embedded
 
 
 class _Bar:
     """Files, passages, passages/s and ETA on one line (tqdm), or nothing."""
 
-    def __init__(self, chunks: list[Chunk], enabled: bool) -> None:
-        self.files = {c.doc_id: i for i, c in enumerate(chunks)}  # index of each document's last chunk
+    def __init__(self, doc_ids: list[str], enabled: bool) -> None:
+        self.files = {d: i for i, d in enumerate(doc_ids)}  # index of each document's last text
         self.total_files = len(self.files)
         self.done = 0
         self.bar = None
@@ -304,16 +311,16 @@ class _Bar:
             from tqdm import tqdm
 
             size = os.get_terminal_size(sys.stderr.fileno())  # 0 x 0 on a terminal of unknown size: tqdm hides
-            self.bar = tqdm(total=len(chunks), unit=" passages", ncols=size.columns or 100, nrows=size.lines or 24, leave=False,
+            self.bar = tqdm(total=len(doc_ids), unit=" passages", ncols=size.columns or 100, nrows=size.lines or 24, leave=False,
                             bar_format="{desc} {bar} {n_fmt}/{total_fmt} passages, {rate_fmt}, ETA {remaining}")
 
-    def advance(self, batch: list[Chunk]) -> None:
+    def advance(self, count: int) -> None:
         if self.bar is None:
             return
-        self.done += len(batch)
+        self.done += count
         files = sum(1 for last in self.files.values() if last < self.done)
         self.bar.set_description_str(f"{files}/{self.total_files} files", refresh=False)
-        self.bar.update(len(batch))
+        self.bar.update(count)
         self.bar.refresh()  # once per batch: tqdm would skip some to save time
 
     def __enter__(self) -> "_Bar":
@@ -325,7 +332,7 @@ class _Bar:
 
 
 def assemble(docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, settings: Settings,
-             index_dir: Path) -> IndexStore:
+             index_dir: Path, parts: PartIndex | None = None) -> IndexStore:
     """The hybrid store from passages and their vectors: FAISS over the vectors, BM25 over the
     passages' tokens, and a manifest of what built them (callers add the corpus digests)."""
     lexical = LexicalIndex.build(tokenize(c.embedding_text()) for c in chunks)
@@ -340,7 +347,7 @@ def assemble(docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, set
         "settings": settings.index_settings(),
         "built_at": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
     }
-    return IndexStore(manifest, {d.doc_id: d for d in docs}, chunks, dense, lexical, index_dir)
+    return IndexStore(manifest, {d.doc_id: d for d in docs}, chunks, dense, lexical, index_dir, parts)
 
 
 def mark_versions(docs: list[Document]) -> list[Document]:

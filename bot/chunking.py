@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from .corpus import Document
-from .statute import statute_pieces, version_key
+from .statute import ITEM_START, statute_pieces, version_key
 from .text import match_form, to_simplified
 
 if TYPE_CHECKING:  # imported when splitting: loading an index needs Chunk, not langchain (seconds of imports)
@@ -56,6 +56,18 @@ class Chunk:
         simplified questions far better), with the title, chapter and lead sentence giving
         the passage its context."""
         return to_simplified("\n".join(p for p in (self.title, self.context(), self.text) if p))
+
+    def parts(self) -> list[str]:
+        """The embedding texts of each 款 of an article passage that has several: one vector for
+        a whole article is dominated by its first 款 (商标法第五十九条 is about 通用名称 before it
+        is about a name used before its registration), so each 款 is embedded too, with the
+        passage's context. Items (项) stay with their list: alone, "没有按照规定缴纳年费的"
+        would match 不交年费 in any list of cases."""
+        paras = [p.strip() for p in self.text.split("\n") if p.strip() and not ITEM_START.match(p.strip())]
+        if not self.article or len(paras) < 2:
+            return []
+        head = "\n".join(p for p in (self.title, self.context()) if p)
+        return [to_simplified(f"{head}\n{p}" if p.startswith(self.article) else f"{head}\n{self.article} {p}") for p in paras]
 
     def to_dict(self) -> dict:
         return asdict(self)

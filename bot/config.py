@@ -54,6 +54,7 @@ class Settings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     statutory_share: float = 0.3  # share of the dense vote for the question reworded in the laws' terms (bot/lexicon.py)
+    part_margin: float = 0.01  # cosine by which an article's best 款 must beat its whole to rank it (bot/index.py PartIndex)
     candidates: int = 100  # per ranking, before fusion (an article a paraphrase ranks 60th can still be reranked up)
     coverage_weight: float = 2.5  # rerank bonus for covering the question's terms, in rank-1 RRF votes
     rerank_candidates: int = 30

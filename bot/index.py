@@ -103,6 +103,46 @@ class DenseIndex:
         return cls(faiss.read_index(str(directory / cls.FILE)))
 
 
+class PartIndex:
+    """Vectors of the 款 of article passages, each owned by its passage: a question
+    about an article's third 款 matches that 款 far better than the whole article's vector.
+    Searching returns passages, each scored by its best part."""
+
+    FILE, OWNERS = "parts.faiss", "part_owners.npy"
+
+    def __init__(self, dense: DenseIndex, owners: np.ndarray) -> None:
+        self.dense, self.owners = dense, owners
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, owners: np.ndarray, flat_max: int, nlist: int = 0) -> "PartIndex":
+        return cls(DenseIndex.build(vectors, flat_max, nlist), owners)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               nprobe: int = 192) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best passages by their best part (a passage has several parts, so more are read)."""
+        ids, scores = self.dense.search(query, 4 * k, allowed[self.owners] if allowed is not None else None, nprobe)
+        best: dict[int, float] = {}  # scores come best first: a passage's first part is its best
+        for owner, score in zip(self.owners[ids].tolist(), scores.tolist()):
+            best.setdefault(owner, score)
+        passages = list(best)[:k]
+        return np.array(passages, dtype=np.int64), np.array([best[p] for p in passages], dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.dense.index, str(directory / self.FILE))
+        np.save(directory / self.OWNERS, self.owners)
+
+    @classmethod
+    def load(cls, directory: Path) -> "PartIndex | None":
+        """The parts of an index's passages; None for an index built without them."""
+        import faiss
+
+        if not (directory / cls.FILE).is_file():
+            return None
+        return cls(DenseIndex(faiss.read_index(str(directory / cls.FILE))), np.load(directory / cls.OWNERS))
+
+
 def _bm25s():
     import bm25s
 
@@ -200,10 +240,11 @@ class IndexStore:
     dense: DenseIndex
     lexical: LexicalIndex
     path: Path
+    parts: PartIndex | None = None
 
     @property
     def backends(self) -> tuple[Backend, ...]:
-        return (self.dense, self.lexical)
+        return (self.dense, self.lexical, *([self.parts] if self.parts else []))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -233,9 +274,10 @@ class IndexStore:
         try:
             chunks = [Chunk(**json.loads(line)) for line in (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
             documents = {d["doc_id"]: Document(**d) for d in json.loads((build / "documents.json").read_text(encoding="utf-8"))}
-            dense, lexical = DenseIndex.load(build), LexicalIndex.load(build)
+            dense, lexical, parts = DenseIndex.load(build), LexicalIndex.load(build), PartIndex.load(build)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexUnavailable(f"index in {build} cannot be read ({exc}); {rebuild}") from exc
-        if dense.index.ntotal != len(chunks):
+        if dense.index.ntotal != len(chunks) or (parts and (parts.dense.index.ntotal != len(parts.owners)
+                                                              or parts.owners.max(initial=-1) >= len(chunks))):
             raise IndexUnavailable(f"index in {build} is inconsistent ({dense.index.ntotal} vectors, {len(chunks)} chunks); {rebuild}")
-        return cls(manifest, documents, chunks, dense, lexical, build)
+        return cls(manifest, documents, chunks, dense, lexical, build, parts)

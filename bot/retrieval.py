@@ -144,11 +144,11 @@ class Retriever:
         # e5 ranks an article far higher for its own wording than for a paraphrase
         share = s.statutory_share if q.statutory else 0.0
         qvecs = encode(self.encoder, [q.simple, q.statutory] if share else [q.simple], "query")
-        d_ids, d_scores = store.dense.search(qvecs[0], s.candidates, allowed, nprobe=s.ivf_nprobe)
+        d_ids, d_scores = self._dense(store, qvecs[0], allowed)
         l_ids, l_scores = store.lexical.search(q.tokens, s.candidates, allowed)
         runs = [(s.dense_weight * (1 - share), d_ids), (s.lexical_weight, l_ids)]
         if share:
-            runs.append((s.dense_weight * share, store.dense.search(qvecs[1], s.candidates, allowed, nprobe=s.ivf_nprobe)[0]))
+            runs.append((s.dense_weight * share, self._dense(store, qvecs[1], allowed)[0]))
         fused: dict[int, float] = {}
         for weight, ids in runs:
             for rank, cid in enumerate(ids.tolist()):
@@ -190,6 +190,21 @@ class Retriever:
         best = named + [cid for cid in sorted(head, key=lambda cid: (-fused[cid], -dense.get(cid, 0.0))) if cid not in named]
         best = best[:k]
         return [self._hit(store, cid, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), cover[cid]) for cid in best]
+
+    def _dense(self, store: IndexStore, qvec: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The passages nearest the question: each scored by its own vector or, when higher by
+        ``part_margin``, by its best 款 (a part must beat the whole, or an article of many
+        parts would win by having more tries)."""
+        s = self.settings
+        ids, scores = store.dense.search(qvec, s.candidates, allowed, nprobe=s.ivf_nprobe)
+        if store.parts is None:
+            return ids, scores
+        best = dict(zip(ids.tolist(), scores.tolist()))
+        p_ids, p_scores = store.parts.search(qvec, s.candidates, allowed, nprobe=s.ivf_nprobe)
+        for cid, score in zip(p_ids.tolist(), p_scores.tolist()):
+            best[cid] = max(best.get(cid, -1.0), score - s.part_margin)
+        ranked = sorted(best, key=lambda cid: -best[cid])[: s.candidates]
+        return np.array(ranked, dtype=np.int64), np.array([best[cid] for cid in ranked], dtype=np.float32)
 
     def find_law(self, name: str, versions: bool = False) -> list[str]:
         """Current statutes whose title fits a law named in a question (专利法, 实施细则), best first;

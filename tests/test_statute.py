@@ -1100,3 +1100,26 @@ def test_the_history_of_an_older_version_asked_for_is_its_own(assistant):
     print("\n" + ans.text)
     assert ans.answered and all("2010-01-09" in h.doc_id for h in ans.citations)
     assert "这一文本是 2010年1月9日 修改的版本" in ans.text and "已被 2023年12月11日 的版本取代" in ans.text
+
+
+def test_each_clause_of_an_article_with_several_is_embedded_too():
+    from bot.chunking import Chunk
+
+    text = ("第五十九条 注册商标中含有的本商品的通用名称，注册商标专用权人无权禁止他人正当使用。\n\n"
+            "商标注册人申请商标注册前，他人已经先于商标注册人使用…的，注册商标专用权人无权禁止该使用人在原使用范围内继续使用该商标。")
+    chunk = Chunk(0, "law", text, 0, len(text), "中华人民共和国商标法", article="第五十九条", path="第七章 注册商标专用权的保护")
+    parts = chunk.parts()
+    assert len(parts) == 2 and all(p.startswith("中华人民共和国商标法\n第七章 注册商标专用权的保护\n第五十九条 ") for p in parts)
+    assert "原使用范围内继续使用" in parts[1] and "通用名称" not in parts[1]
+    # items stay with their list, one 款 is the article itself, and news passages have no parts
+    listed = Chunk(0, "law", "第八十六条 有下列情形之一的，不得：\n\n（一）甲的；\n\n（二）乙的。", 0, 30, "细则", article="第八十六条")
+    assert listed.parts() == [] and Chunk(0, "news", "一段。\n\n另一段。", 0, 8, "新闻").parts() == []
+
+
+def test_an_article_is_found_by_its_later_clause(assistant_over):
+    # 商标法第五十九条's third 款 (a name used before another's registration may go on being used)
+    # is drowned in the whole article's vector by its first 款 on 通用名称
+    laws = assistant_over("商标法(2019-04-23).md", "商标法实施条例(2014-04-29).md")
+    hits = laws.retriever.search("我家小饭馆的招牌用了十来年，本地都知道，结果被别人抢注成商标了，我还能继续用吗", k=3)
+    assert "第五十九条" in [h.article for h in hits], [h.citation for h in hits]
+    assert laws.retriever.store.parts is not None
