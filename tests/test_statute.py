@@ -225,6 +225,11 @@ def test_everyday_words_for_acts_and_events():
     assert "无能力支付" in analyse("代理费实在掏不起，有没有地方能帮一把").expansion
     assert "效力" in analyse("没去备案，这合同还算数吗").expansion
     assert "商业利用" in analyse("芯片已经量产三年了，现在登记还行吗").expansion
+    assert "外观设计" in analyse("我给产品设计的外观拿到专利了，能保护几年").expansion
+    assert {"备案", "有效期"} <= set(analyse("商标在海关备个案，备一次管几年").expansion)
+    assert "不使用" in analyse("那个商标注册好几年了根本没用过，能撤吗").expansion
+    assert {"申请日前", "已经制造"} <= set(analyse("别人申请专利前就一直在做这个零件，还能接着做吗").expansion)
+    assert "监督检查部门" in analyse("被市场监管查到要罚多少钱").expansion
 
 
 def test_making_it_before_the_application_is_read_as_prior_use(assistant):
