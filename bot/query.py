@@ -14,7 +14,7 @@ from .lexicon import LAY_TRAPS, aliases_for, lay_terms
 from .places import GAZETTEER, REGIONS, enclosing
 from .statute import (BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, rights_named, version_requests,
                       without_article_refs)
-from .text import content_terms, get_jieba, to_simplified, tokenize
+from .text import PENALTIES, content_terms, get_jieba, to_simplified, tokenize
 
 _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号|日期|什么时间")
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
@@ -59,8 +59,9 @@ _DEFINE_Q = (
 # (会怎样 -> 法律责任, 被罚 -> 行政处罚): answered by the article that sanctions the act
 _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处理|会怎样|会怎么样|后果|追究"
                          r"|会(?:被)?(?:作废|失效|撤销|撤掉|终止|吊销|没收|取消)")  # 专利会作废吗: whether it follows
-# a prison term or a fine is asked about (判几年, 罚多少, 坐牢吗), not an award of damages (判赔)
-_PENALTY_Q = re.compile(r"罚|判(?!赔)|刑|坐牢|监狱|拘役|拘留")
+# which of a prison term, a fine and damages are asked about (判几年, 坐牢吗; 罚多少; 赔多少, 判赔)
+_PENALTY_Q = {"prison": re.compile(r"判(?!赔)|刑|坐牢|监狱|拘役|拘留"), "fine": re.compile(r"罚"),
+              "damages": re.compile(r"赔|损失")}
 _FILLER = re.compile(r"到底|究竟|具体|真的")
 # when a law was made, changed or took effect (专利法什么时候施行的, 商标法最近一次修改是哪年):
 # the law's history lines and its 施行 article answer, not an article that happens to hold a date
@@ -97,7 +98,7 @@ class Question:
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
-    asks_penalty: bool = False  # a prison term or a fine may answer (判几年, 罚多少, 会怎样)
+    penalties: frozenset[str] = frozenset()  # of a prison term, a fine and damages, those asked (判几年, 罚多少, 赔多少; 会怎样: all)
     versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
     attribute: str = ""  # the term whose size is asked (有效期 in 商标注册有效期多久)
     history: tuple[str, str] = ()  # (words naming a law, event): 专利法什么时候施行的 -> ("专利法", "施行")
@@ -245,7 +246,8 @@ def analyse(text: str) -> Question:
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
                     asks_consequence=consequence,
-                    asks_penalty=consequence or bool(_PENALTY_Q.search(" ".join([written, *expansion]))),
+                    penalties=PENALTIES if consequence else frozenset(
+                        kind for kind, pattern in _PENALTY_Q.items() if pattern.search(" ".join([written, *expansion]))),
                     versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "",
                     history=history_asked(written))
 

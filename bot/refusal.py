@@ -97,7 +97,7 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
             return True
     # a count or measure asked of the law (一年考几次) that no quoted article states in that unit:
     # the law does not say (news pages count with other words, so only articles)
-    if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit, q.asks_penalty) for c in chosen):
+    if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit, q.penalties) for c in chosen):
         return True
     # and an article quoted for a count or measure (每科多少分算及格) that states no figure at all
     # ("一个或者多个" counts the thing itself, as the selection of a figure reads it)

@@ -171,7 +171,7 @@ class Retriever:
             if q.places and self._in_region(store, cid, q):
                 fused[cid] += s.region_weight * vote
             # "能管多少年" is answered by a passage that states a number of years, "多久" by a length of time
-            if q.kind == "quantity" and has_answer_figure(to_simplified(store.chunks[cid].text), q.unit, q.asks_duration, q.asks_penalty):
+            if q.kind == "quantity" and has_answer_figure(to_simplified(store.chunks[cid].text), q.unit, q.asks_duration, q.penalties):
                 fused[cid] += s.answer_type_weight * vote
             # "不交会怎么样" is answered by a passage that states a consequence (终止, 罚款)
             if q.asks_consequence and states_consequence(to_simplified(store.chunks[cid].text)):

@@ -163,7 +163,7 @@ def type_bonus(q: Question, clause: str) -> float:
     if q.defines and q.defined_in(match_form(clause)):
         return DEFINITION_BONUS
     if q.kind == "quantity":
-        found = [m.group() for m in figures(simple, q.asks_penalty)]
+        found = [m.group() for m in figures(simple, q.penalties)]
         if not found:
             return -0.15
         # a figure said of what was asked (保护期限…为20年 for 能保护多少年), not of something else
@@ -269,7 +269,7 @@ def _ranked_figures(q: Question, clause: str) -> tuple[str, list[tuple[re.Match,
         matches = list(DATE.finditer(simple))
     else:
         # a bare year is context, and "一项/一件" counts the thing itself: neither is the figure asked for
-        matches = [m for m in figures(simple, q.asks_penalty)
+        matches = [m for m in figures(simple, q.penalties)
                    if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
             matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches

@@ -241,18 +241,25 @@ def in_unit(figure: str, unit: str) -> bool:
     return any(u in figure for u in (unit, *_SAME_UNIT.get(unit, ())))
 
 
-# a prison term or a fine (三年以下有期徒刑, 五万元以下的罚款) says what befalls an offender: it
-# is no answer to how long a right lasts or what something costs
-_PENALTY_AFTER = re.compile(r"[^，,。；;：:]{0,16}?(?:有期徒刑|拘役|罚款|罚金)")
+# a prison term, a fine or damages (三年以下有期徒刑, 五万元以下的罚款, 五百万元以下的赔偿) say what
+# befalls an offender: each answers only a question about that (判几年, 罚多少, 赔多少), not how long
+# a right lasts, what a fee costs, or another of the three
+PENALTIES = frozenset({"prison", "fine", "damages"})
+_PENALTY_AFTER = re.compile(r"[^，,。；;：:]{0,16}?(有期徒刑|拘役|罚款|罚金|赔偿)")
+_PENALTY_KIND = {"有期徒刑": "prison", "拘役": "prison", "罚款": "fine", "罚金": "fine", "赔偿": "damages"}
 
 
-def figures(text: str, penalties: bool = True) -> list[re.Match]:
-    """The FIGURE matches of ``text`` (simplified); without prison terms and fines unless
-    ``penalties``, that is, unless the question asks what befalls an offender."""
-    return [m for m in FIGURE.finditer(text) if penalties or not _PENALTY_AFTER.match(text, m.end())]
+def figures(text: str, penalties: frozenset[str] = PENALTIES) -> list[re.Match]:
+    """The FIGURE matches of ``text`` (simplified), without the prison terms, fines or damages
+    the question does not ask about (``penalties``: the kinds it does)."""
+    def asked(m: re.Match) -> bool:
+        after = _PENALTY_AFTER.match(text, m.end())
+        return not after or _PENALTY_KIND[after.group(1)] in penalties
+
+    return [m for m in FIGURE.finditer(text) if asked(m)]
 
 
-def has_figure(text: str, unit: str, penalties: bool = True) -> bool:
+def has_figure(text: str, unit: str, penalties: frozenset[str] = PENALTIES) -> bool:
     """Whether ``text`` (simplified) states an amount in ``unit`` (年, 元, 家...)."""
     return any(in_unit(m.group(), unit) for m in figures(text, penalties))
 
@@ -260,7 +267,7 @@ def has_figure(text: str, unit: str, penalties: bool = True) -> bool:
 DURATION = re.compile(r"(?:年|月|日|天|周|小时|分钟|秒)$")  # a FIGURE that is a length of time
 
 
-def has_answer_figure(text: str, unit: str, duration: bool, penalties: bool = True) -> bool:
+def has_answer_figure(text: str, unit: str, duration: bool, penalties: frozenset[str] = PENALTIES) -> bool:
     """Whether ``text`` (simplified) states what a 多少/多久 question asks for: an amount in
     its ``unit``, or, asked 多久 in no unit, a length of time (十五日, 三个月)."""
     if unit:

@@ -404,6 +404,11 @@ def test_a_prison_term_or_a_fine_answers_only_what_befalls_an_offender(assistant
     assert key_figure(analyse("商业秘密能保护多少年？"), article) == ""
     assert key_figure(analyse("偷了别人的商业秘密会判几年"), article) == "三年"
     assert key_figure(analyse("侵犯商业秘密罚多少钱"), "处十万元以上一百万元以下的罚款") == "一百万元"
+    # damages answer what an infringer pays, a fine what the state takes: neither is a fee
+    damages = "由人民法院根据侵权行为的情节，判决给予五百元以上五百万元以下的赔偿"
+    assert key_figure(analyse("开火锅店放背景音乐，一年得给协会交多少钱"), damages) == ""
+    assert key_figure(analyse("侵犯著作权最多赔多少钱"), damages) == "五百万元"
+    assert key_figure(analyse("卖盗版最多赔多少钱"), "可以并处二十五万元以下的罚款") == ""
     laws = assistant_over("反不正当竞争法(2019-04-23).md",
                           "最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释(2004-12-08).md")
     # no text says how long a trade secret is protected; the criminal interpretation's 三年 is a prison term
