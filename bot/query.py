@@ -62,6 +62,8 @@ _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处
 # which of a prison term, a fine and damages are asked about (判几年, 坐牢吗; 罚多少; 赔多少, 判赔)
 _PENALTY_Q = {"prison": re.compile(r"判(?!赔)|刑|坐牢|监狱|拘役|拘留"), "fine": re.compile(r"罚"),
               "damages": re.compile(r"赔|损失")}
+# a part one gets or pays extra is asked (我能分多少, 要多交多少): the law may state it as a share
+_PART_Q = re.compile(r"(?:分|多交|多缴|多付|加收|提成|抽成|拿)(?:到|得)?(?:多少|几成)")
 _FILLER = re.compile(r"到底|究竟|具体|真的")
 # when a law was made, changed or took effect (专利法什么时候施行的, 商标法最近一次修改是哪年):
 # the law's history lines and its 施行 article answer, not an article that happens to hold a date
@@ -98,6 +100,7 @@ class Question:
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
+    asks_part: bool = False  # a part of a sum is asked (能分多少, 要多交多少): a share of it answers
     penalties: frozenset[str] = frozenset()  # of a prison term, a fine and damages, those asked (判几年, 罚多少, 赔多少; 会怎样: all)
     versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
     attribute: str = ""  # the term whose size is asked (有效期 in 商标注册有效期多久)
@@ -246,6 +249,7 @@ def analyse(text: str) -> Question:
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
                     asks_consequence=consequence,
+                    asks_part=bool(_PART_Q.search(written)),
                     penalties=PENALTIES if consequence else frozenset(
                         kind for kind, pattern in _PENALTY_Q.items() if pattern.search(" ".join([written, *expansion]))),
                     versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "",

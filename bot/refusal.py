@@ -9,7 +9,7 @@ from .query import ATTRIBUTE_UNITS, Question, asking_clause
 from .retrieval import Hit, Retriever
 from .selection import DATE, Candidate, key_figure
 from .statute import rights_named
-from .text import get_jieba, has_figure, is_noun, match_form, term_weight, to_simplified
+from .text import get_jieba, has_figure, in_unit, is_noun, match_form, term_weight, to_simplified
 
 _CASE = re.compile(r"官司|案|判|起诉|纠纷|诉讼")
 _OUTCOME = re.compile(r"怎么判|如何判|判了|判决|判赔|结果|谁赢|赢了|输了")
@@ -93,11 +93,16 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
         # the amount must be of the fee or payment asked about (年费 or 收费, not an inventor's 奖金,
         # nor a fine in another quote)
         asked = [t for t in q.terms if len(t) >= 2 and any(c in t for c in "费金款贴偿")]
-        if not any("元" in c.figure and (not asked or any(t in match_form(c.sentence) for t in asked)) for c in chosen):
+        # (a share of a sum, 年费的5%, is the part asked by 要多交多少)
+        def money(c: Candidate) -> bool:
+            return "元" in c.figure or (q.asks_part and in_unit(c.figure, "%")
+                                        and has_figure(to_simplified(c.sentence), "元", q.penalties, shares=True))
+
+        if not any(money(c) and (not asked or any(t in match_form(c.sentence) for t in asked)) for c in chosen):
             return True
     # a count or measure asked of the law (一年考几次) that no quoted article states in that unit:
     # the law does not say (news pages count with other words, so only articles)
-    if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit, q.penalties) for c in chosen):
+    if q.kind == "quantity" and q.unit and best.article and not any(has_figure(to_simplified(c.sentence), q.unit, q.penalties, q.asks_part) for c in chosen):
         return True
     # and an article quoted for a count or measure (每科多少分算及格) that states no figure at all
     # ("一个或者多个" counts the thing itself, as the selection of a figure reads it)

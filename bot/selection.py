@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .query import Question
 from .retrieval import Hit
 from .statute import IN_FORCE, ITEM_START, cn_number, list_intro, states_consequence, strip_label
-from .text import DURATION, coverage, figures, in_unit, match_form, phrase_share, term_weight, to_simplified
+from .text import DURATION, coverage, figures, in_unit_at, match_form, phrase_share, term_weight, to_simplified
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
@@ -163,13 +163,13 @@ def type_bonus(q: Question, clause: str) -> float:
     if q.defines and q.defined_in(match_form(clause)):
         return DEFINITION_BONUS
     if q.kind == "quantity":
-        found = [m.group() for m in figures(simple, q.penalties)]
+        found = figures(simple, q.penalties)
         if not found:
             return -0.15
         # a figure said of what was asked (保护期限…为20年 for 能保护多少年), not of something else
         said = 0.05 * any(w in simple for w in (q.attribute, *q.aliases.get(q.attribute, ()))) if q.attribute else 0.0
         if q.unit:  # the asked unit (家, 元, %...) must be there
-            return said + (0.15 if any(in_unit(f, q.unit) for f in found) else -0.1)
+            return said + (0.15 if any(in_unit_at(simple, m, q.unit, q.asks_part) for m in found) else -0.1)
         return said + 0.08
     if q.kind == "date":
         return 0.15 if DATE.search(simple) else -0.1
@@ -272,7 +272,7 @@ def _ranked_figures(q: Question, clause: str) -> tuple[str, list[tuple[re.Match,
         matches = [m for m in figures(simple, q.penalties)
                    if not _YEAR_FIGURE.match(m.group().strip()) and not _ONE_OF.match(m.group().strip())]
         if q.unit:
-            matches = [m for m in matches if in_unit(m.group(), q.unit)] or matches
+            matches = [m for m in matches if in_unit_at(simple, m, q.unit, q.asks_part)] or matches
         elif q.asks_duration:  # 多久 is not answered by 五项
             matches = [m for m in matches if DURATION.search(m.group())]
         # a figure the question states itself (商标明年就满10年了，提前多久能续) is its situation

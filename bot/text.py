@@ -241,6 +241,23 @@ def in_unit(figure: str, unit: str) -> bool:
     return any(u in figure for u in (unit, *_SAME_UNIT.get(unit, ())))
 
 
+# a sum of money the law states as a share of another (加收当年全额年费的5%, 不少于50%的补偿费,
+# 营业利润中提取不低于2%): asked what part one gets or pays extra (能分多少, 要多交多少), the share
+# is the answer; asked what the sum itself is (年费多少钱), it is not
+_MONEY_NOUN = r"(?:费|金|款|额|报酬|收入|利润|价款|所得)"
+_SHARE_OF_MONEY_BEFORE = re.compile(_MONEY_NOUN + r"[^，,。；;]{0,4}?(?:的|中提取|提取)?(?:不低于|不少于|不超过|不高于)?$")
+_SHARE_OF_MONEY_AFTER = re.compile(r"的?[^，,。；;]{0,6}?" + _MONEY_NOUN)
+
+
+def in_unit_at(text: str, m: re.Match, unit: str, shares: bool = False) -> bool:
+    """Whether the figure ``m`` of ``text`` (simplified) is in ``unit``; with ``shares``, a share
+    of a sum of money counts as an amount of money."""
+    if in_unit(m.group(), unit):
+        return True
+    return shares and unit == "元" and in_unit(m.group(), "%") and bool(
+        _SHARE_OF_MONEY_BEFORE.search(text, 0, m.start()) or _SHARE_OF_MONEY_AFTER.match(text, m.end()))
+
+
 # a prison term, a fine or damages (三年以下有期徒刑, 五万元以下的罚款, 五百万元以下的赔偿) say what
 # befalls an offender: each answers only a question about that (判几年, 罚多少, 赔多少), not how long
 # a right lasts, what a fee costs, or another of the three
@@ -259,9 +276,9 @@ def figures(text: str, penalties: frozenset[str] = PENALTIES) -> list[re.Match]:
     return [m for m in FIGURE.finditer(text) if asked(m)]
 
 
-def has_figure(text: str, unit: str, penalties: frozenset[str] = PENALTIES) -> bool:
+def has_figure(text: str, unit: str, penalties: frozenset[str] = PENALTIES, shares: bool = False) -> bool:
     """Whether ``text`` (simplified) states an amount in ``unit`` (年, 元, 家...)."""
-    return any(in_unit(m.group(), unit) for m in figures(text, penalties))
+    return any(in_unit_at(text, m, unit, shares) for m in figures(text, penalties))
 
 
 DURATION = re.compile(r"(?:年|月|日|天|周|小时|分钟|秒)$")  # a FIGURE that is a length of time

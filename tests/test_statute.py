@@ -1133,3 +1133,15 @@ def test_an_article_is_found_by_its_later_clause(assistant_over):
     hits = laws.retriever.search("我家小饭馆的招牌用了十来年，本地都知道，结果被别人抢注成商标了，我还能继续用吗", k=3)
     assert "第五十九条" in [h.article for h in hits], [h.citation for h in hits]
     assert laws.retriever.store.parts is not None
+
+
+def test_a_share_of_a_sum_answers_what_part_is_asked(assistant):
+    from bot.selection import key_figure
+
+    surcharge = "滞纳金的金额按照每超过规定的缴费时间1个月，加收当年全额年费的5%计算"
+    assert key_figure(analyse("年费晚交了，要多交多少"), surcharge) == "5%"
+    assert analyse("补偿费我个人至少能分多少").asks_part and not analyse("年费到底交多少钱").asks_part
+    ans = assistant.ask("专利年费忘交了，过了日子还能补吗，要多交多少")
+    assert ans.answered and "5%" in ans.text and "第一百一十五条" in ans.citations[0].citation
+    # the fee itself is no share: the laws do not state it
+    assert not assistant.ask("发明专利每年的年费到底交多少钱？").answered
