@@ -230,6 +230,10 @@ def test_everyday_words_for_acts_and_events():
     assert "不使用" in analyse("那个商标注册好几年了根本没用过，能撤吗").expansion
     assert {"申请日前", "已经制造"} <= set(analyse("别人申请专利前就一直在做这个零件，还能接着做吗").expansion)
     assert "监督检查部门" in analyse("被市场监管查到要罚多少钱").expansion
+    assert "录音制品" in analyse("翻唱别人的歌录成专辑卖，要授权吗").expansion
+    assert "许可使用合同" in analyse("协会让签授权合同，一签五年，有这规矩吗").expansion
+    # AI 生成 is no 创作 in the laws' terms: the corpus does not say whose an AI picture is
+    assert "独创性" not in analyse("用AI画的图我自己有版权吗").expansion
 
 
 def test_making_it_before_the_application_is_read_as_prior_use(assistant):
