@@ -62,6 +62,10 @@ _CONSEQUENCE = re.compile(r"法律责任|罚|责令改正|依法处理|怎么处
 # which of a prison term, a fine and damages are asked about (判几年, 坐牢吗; 罚多少; 赔多少, 判赔)
 _PENALTY_Q = {"prison": re.compile(r"判(?!赔)|刑|坐牢|监狱|拘役|拘留"), "fine": re.compile(r"罚"),
               "damages": re.compile(r"赔|损失")}
+# a matter for a court (起诉, 打官司, 判, 惩罚性赔偿, 管辖), unless the asker would rather avoid one
+# (不想上法院): the Supreme People's Court's interpretations say how courts decide such matters
+_COURT_Q = re.compile(r"法院|起诉|官司|告他|告对方|判|刑事|坐牢|惩罚性|诉讼|管辖")
+_NO_COURT = re.compile(r"(?:不想|不愿|不用|不打算|别)(?:上|去|打|走)?(?:法院|官司|诉讼)")
 # a part one gets or pays extra is asked (我能分多少, 要多交多少): the law may state it as a share
 _PART_Q = re.compile(r"(?:分|多交|多缴|多付|加收|提成|抽成|拿)(?:到|得)?(?:多少|几成)")
 _FILLER = re.compile(r"到底|究竟|具体|真的")
@@ -100,6 +104,7 @@ class Question:
     statutory: str = ""  # the question in the laws' terms, "" when that changes nothing (see statutory_wording)
     asks_money: bool = False  # an amount of money is asked, by the whole question or one of its asks
     asks_consequence: bool = False  # what happens to whoever does it (会怎样, 会被罚吗)
+    court: bool = False  # a matter for a court is asked about (能去法院告吗, 会判刑吗)
     asks_part: bool = False  # a part of a sum is asked (能分多少, 要多交多少): a share of it answers
     penalties: frozenset[str] = frozenset()  # of a prison term, a fine and damages, those asked (判几年, 罚多少, 赔多少; 会怎样: all)
     versions: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (names, year): 2010年版实施细则
@@ -249,6 +254,7 @@ def analyse(text: str) -> Question:
                     statutory_wording(simple, found),
                     asks_money=(kind == "quantity" and unit == "元") or bool(_MONEY_Q.search(simple)),
                     asks_consequence=consequence,
+                    court=bool(_COURT_Q.search(written)) and not _NO_COURT.search(written),
                     asks_part=bool(_PART_Q.search(written)),
                     penalties=PENALTIES if consequence else frozenset(
                         kind for kind, pattern in _PENALTY_Q.items() if pattern.search(" ".join([written, *expansion]))),

@@ -364,15 +364,17 @@ class Retriever:
         """Legal hierarchy, added in place: people asking "can I" want the law before a
         regulation or an interpretation of it, and a local regulation of the place they name
         as much as the national law, and a regulation of the very subject they ask about
-        (软件, 海关) as much as the law it details. News and policy pages stand outside the
-        hierarchy: the prior only orders legal documents among themselves."""
+        (软件, 海关) as much as the law it details, and, on a matter for a court (能去法院告吗),
+        the Supreme People's Court's interpretations as much as the law. News and policy pages
+        stand outside the hierarchy: the prior only orders legal documents among themselves."""
         weight = self.settings.authority_weight
         asked = " ".join([q.simple, q.statutory, *q.expansion])
         for cid in fused:
             doc = store.documents[store.chunks[cid].doc_id]
             doc_type = doc.doc_type
             subject = subject_of(doc.title) if doc_type == "行政法规" else ""
-            if doc_type not in AUTHORITY or (q.places and self._in_region(store, cid, q)) or (subject and subject in asked):
+            if (doc_type not in AUTHORITY or (q.places and self._in_region(store, cid, q)) or (subject and subject in asked)
+                    or (doc_type == "司法解释" and q.court)):
                 rank = 1.0
             else:
                 rank = AUTHORITY[doc_type]

@@ -1149,3 +1149,12 @@ def test_a_share_of_a_sum_answers_what_part_is_asked(assistant):
     assert ans.answered and "5%" in ans.text and "第一百一十五条" in ans.citations[0].citation
     # the fee itself is no share: the laws do not state it
     assert not assistant.ask("发明专利每年的年费到底交多少钱？").answered
+
+
+def test_on_a_matter_for_a_court_the_interpretations_weigh_as_much_as_the_law(assistant_over):
+    # 惩罚性赔偿 is for a court to award: the interpretation saying when (被告经原告…通知、警告后，
+    # 仍继续实施侵权行为的) ranks with the law's articles, not below all of them
+    laws = assistant_over("商标法(2019-04-23).md", "最高人民法院关于审理侵害知识产权民事案件适用惩罚性赔偿的解释(2021-03-02).md")
+    hits = laws.retriever.search("我给对方发了律师函警告过了，他还接着卖仿我的货，这种能要求惩罚性赔偿吗", k=3)
+    assert "第三条" in [h.article for h in hits if h.doc_type == "司法解释"], [h.citation for h in hits]
+    assert analyse("能去法院告他吗").court and not analyse("不想上法院，能找政府部门管吗").court
