@@ -365,7 +365,8 @@ class Retriever:
         regulation or an interpretation of it, and a local regulation of the place they name
         as much as the national law, and a regulation of the very subject they ask about
         (软件, 海关) as much as the law it details, and, on a matter for a court (能去法院告吗),
-        the Supreme People's Court's interpretations as much as the law. News and policy pages
+        the articles of the Supreme People's Court's interpretations as much as the law (not a
+        decision amending eighteen of them). News and policy pages
         stand outside the hierarchy: the prior only orders legal documents among themselves."""
         weight = self.settings.authority_weight
         asked = " ".join([q.simple, q.statutory, *q.expansion])
@@ -374,7 +375,7 @@ class Retriever:
             doc_type = doc.doc_type
             subject = subject_of(doc.title) if doc_type == "行政法规" else ""
             if (doc_type not in AUTHORITY or (q.places and self._in_region(store, cid, q)) or (subject and subject in asked)
-                    or (doc_type == "司法解释" and q.court)):
+                    or (doc_type == "司法解释" and q.court and store.chunks[cid].article)):
                 rank = 1.0
             else:
                 rank = AUTHORITY[doc_type]
