@@ -248,7 +248,9 @@ def analyse(text: str) -> Question:
     for term in terms:
         if forms := numeral_forms(term):
             aliases[term] = (*aliases.get(term, ()), *forms)
-    consequence = bool(_CONSEQUENCE.search(" ".join([written, *expansion])))
+    # what is asked, in the question's words and the laws' terms for them (会怎样 -> 法律责任)
+    worded = " ".join([written, *expansion])
+    consequence = bool(_CONSEQUENCE.search(worded))
     return Question(text, simple, terms, kind, unit, places_in(simple), years, article_refs(simple),
                     aliases, expansion, defined_term(simple), law_names(simple),
                     statutory_wording(simple, found),
@@ -257,7 +259,7 @@ def analyse(text: str) -> Question:
                     court=bool(_COURT_Q.search(written)) and not _NO_COURT.search(written),
                     asks_part=bool(_PART_Q.search(written)),
                     penalties=PENALTIES if consequence else frozenset(
-                        kind for kind, pattern in _PENALTY_Q.items() if pattern.search(" ".join([written, *expansion]))),
+                        penalty for penalty, pattern in _PENALTY_Q.items() if pattern.search(worded)),
                     versions=version_requests(simple), attribute=asked_attribute(asking, terms) if kind == "quantity" else "",
                     history=history_asked(written))
 
