@@ -6,6 +6,8 @@ Pure data and text logic, shared by reading documents (a page's region) and read
 
 from __future__ import annotations
 
+import re
+
 # Regions we recognise, most specific first; the value is what a filter offers.
 REGIONS = {
     "崂山": "青岛/崂山", "青岛": "青岛", "烟台": "烟台", "莱州": "烟台", "济南": "济南", "潍坊": "潍坊",
@@ -41,6 +43,18 @@ PARENT = {
 FOREIGN_PLACES = frozenset("美国 欧洲 欧盟 日本 韩国 德国 英国 法国 俄罗斯 印度 新加坡 澳大利亚 加拿大 东南亚 非洲".split())
 # Places people ask about that the corpus may not cover.
 GAZETTEER = CHINA_PLACES | FOREIGN_PLACES | frozenset(PARENT)
+# place names that are also everyday words (开封后 "once opened", 日照 "sunlight", 临港 "by the
+# port"): in a question they name the place only with a cue (开封市, 在日照, 上海临港)
+EVERYDAY_WORDS = frozenset("开封 日照 临港".split())
+_CUE = "(?:在|去|到|来自|从|咱们?|我们{parents}){place}|{place}(?:市|区|县|新区|新片区|片区|那边|这边|那里|这里|当地|本地)"
+
+
+def names_place(place: str, text: str) -> bool:
+    """Whether ``text`` names ``place``, where an everyday word needs a cue to be one."""
+    if place not in EVERYDAY_WORDS:
+        return place in text
+    parents = "".join(f"|{p}" for p in enclosing(place))
+    return bool(re.search(_CUE.format(place=re.escape(place), parents=parents), text))
 
 
 def enclosing(place: str) -> list[str]:

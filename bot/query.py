@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .lexicon import LAY_TRAPS, aliases_for, lay_terms
-from .places import GAZETTEER, REGIONS, enclosing
+from .places import GAZETTEER, REGIONS, enclosing, names_place
 from .statute import (BRACKETED_LAW, OTHER_LAWS, ArticleRef, article_refs, cn_number, cn_numeral, rights_named, version_requests,
                       without_article_refs)
 from .text import PENALTIES, content_terms, get_jieba, to_simplified, tokenize
@@ -186,7 +186,7 @@ def places_in(text: str) -> list[str]:
 
     get_jieba()
     simple = to_simplified(text)
-    found = [key for key in dict.fromkeys((*REGIONS, *GAZETTEER)) if key in simple and len(key) <= 4]
+    found = [key for key in dict.fromkeys((*REGIONS, *GAZETTEER)) if len(key) <= 4 and names_place(key, simple)]
     for word in pseg.lcut(simple):
         w = word.word
         if word.flag == "ns" and _place_word(w) and not any(w in f or f in w for f in found):
@@ -206,9 +206,11 @@ def question_kind(text: str) -> str:
 
 def asking_clause(simple: str) -> str:
     """The clause that carries the question: the last clause of the first question sentence
-    ("带回来几个仿名牌的包自己用，海关会按侵权货物处理吗" asks a yes/no question, not a number)."""
+    ("带回来几个仿名牌的包自己用，海关会按侵权货物处理吗" asks a yes/no question, not a number;
+    "我在网上卖了几百件。被投诉了怎么办" asks what to do: the sentences before it tell the story)."""
     first = re.split(r"[？?]", simple.strip(), maxsplit=1)[0]
-    return re.split(r"[，,；;]", first)[-1]
+    sentence = [s for s in re.split(r"[。！!]", first) if s.strip()] or [first]
+    return re.split(r"[，,；;]", sentence[-1])[-1]
 
 
 # spoken question words and their written forms: the patterns that read what is asked
@@ -336,13 +338,14 @@ def law_names(simple: str) -> list[str]:
 
 def sub_questions(text: str) -> list[str]:
     """The asks of a question that asks several ("忘了交年费会怎么样？还有补救的机会吗？"), each
-    readable alone: a later ask carries the situation the first one describes (its clauses
-    before the asking one). [] for a single ask."""
+    readable alone: a later ask that names nothing of the first carries the first one whole, since
+    "还有补救的机会吗" is about what the first ask names, not only about the situation told before
+    it; one that repeats its subject (职务作品的权利归属于谁) stands alone. [] for a single ask."""
     asks = [a.strip(" ，,。；;") for a in re.split(r"[？?]", text) if len(a.strip(" ，,。；;")) >= 4]
     if len(asks) < 2:
         return []
-    situation = "，".join(re.split(r"[，,；;]", asks[0])[:-1])
-    return [asks[0], *(f"{situation}，{ask}" if situation else ask for ask in asks[1:])]
+    first = set(content_terms(asks[0]))
+    return [asks[0], *(ask if first & set(content_terms(ask)) else f"{asks[0]}，{ask}" for ask in asks[1:])]
 
 
 def is_followup(question: str) -> bool:

@@ -345,9 +345,10 @@ def test_paragraphs_of_an_article_and_their_citations():
     assert cited_paragraphs("依照专利法第四十二条的规定", "专利法", "第四十二条") == set()
 
 
-def test_a_question_with_two_asks_reads_each_with_its_situation():
+def test_a_question_with_two_asks_reads_each_with_the_first():
+    # 还有补救的机会吗 is about what happens (会怎么样), not only about the forgotten fee
     assert sub_questions("专利批下来以后忘了交年费，会怎么样？还有补救的机会吗？") == [
-        "专利批下来以后忘了交年费，会怎么样", "专利批下来以后忘了交年费，还有补救的机会吗"]
+        "专利批下来以后忘了交年费，会怎么样", "专利批下来以后忘了交年费，会怎么样，还有补救的机会吗"]
     assert sub_questions("什么是职务作品？职务作品的权利归属于谁？") == ["什么是职务作品", "职务作品的权利归属于谁"]
     assert sub_questions("烟台有多少个院士工作站？") == []
 
@@ -887,6 +888,10 @@ def test_a_word_ending_in_shi_or_guo_is_not_a_place():
     assert places_in("芯片已经上市卖了一年多，现在补登记来得及吗") == []
     assert places_in("出国参展前要注意什么") == []
     assert places_in("潍坊市的企业能拿到多少补贴") == ["潍坊"]
+    # place names that are everyday words name the place only with a cue
+    assert places_in("种子袋开封后发现是假种子，能找谁") == [] and places_in("开封市的企业能拿多少补贴") == ["开封"]
+    assert places_in("大棚日照不够影响品种吗") == [] and places_in("在日照开公司有什么专利政策") == ["日照"]
+    assert "临港" in places_in("上海临港新片区的专利资助有多少")
 
 
 def test_a_named_law_in_the_corpus_is_answered_from(assistant):
@@ -992,6 +997,8 @@ def test_question_reading_edge_cases():
     # A不A asks yes or no: 带了几个包 is the situation, not a count asked for
     assert analyse("行李里带了几个仿冒名牌包自己用，会不会被海关扣下？").kind == "condition"
     assert analyse("这算不算侵权").kind == analyse("需不需要备案").kind == "condition"
+    # the sentences before the asking one tell the story: 几百件 is not what is asked
+    assert analyse("我在网上卖了几百件。被投诉了能不能接着卖？").kind == "condition"
     q = analyse("什么是商标？")
     assert not q.defined_in(match_form("期满未答复的，视为撤回申请，商标评审委员会不予受理。"))
 
