@@ -8,7 +8,8 @@ text for display.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from itertools import takewhile
 from pathlib import Path
 
 import numpy as np
@@ -249,10 +250,15 @@ class Retriever:
         return [self._hit(store, cid, 1.0, 0.0, 0.0, 1.0) for cid in self._article_ids(store, doc_id, label)]
 
     def preamble(self, doc_id: str) -> Hit | None:
-        """The passage before a statute's first article: its title and history lines."""
+        """The text before a statute's first article: its title and history lines, joined from
+        every passage it was cut into (商标法's history runs over two)."""
         store = self.store
-        ids = self._chunk_ids(store, doc_id)
-        return self._hit(store, ids[0], 1.0, 0.0, 0.0, 1.0) if ids and not store.chunks[ids[0]].article else None
+        ids = list(takewhile(lambda cid: not store.chunks[cid].article, self._chunk_ids(store, doc_id)))
+        if not ids:
+            return None
+        first = self._hit(store, ids[0], 1.0, 0.0, 0.0, 1.0)
+        lines = list(dict.fromkeys(line for cid in ids for line in store.chunks[cid].text.splitlines()))
+        return replace(first, text="\n".join(lines), end=store.chunks[ids[-1]].end)
 
     def in_force(self, doc_id: str) -> Hit | None:
         """The article that says from when the statute applies (本法自…起施行), if it has one."""

@@ -1171,3 +1171,24 @@ def test_on_a_matter_for_a_court_the_interpretations_weigh_as_much_as_the_law(as
     hits = laws.retriever.search("我给对方发了律师函警告过了，他还接着卖仿我的货，这种能要求惩罚性赔偿吗", k=3)
     assert "第三条" in [h.article for h in hits if h.doc_type == "司法解释"], [h.citation for h in hits]
     assert analyse("能去法院告他吗").court and not analyse("不想上法院，能找政府部门管吗").court
+
+
+def test_a_history_cut_into_two_passages_is_read_whole(tmp_path, settings, encoder):
+    # a history longer than a passage is cut in two; 修改过几次 counted only the first part's changes
+    from bot import Assistant, Retriever, build_index
+
+    changes = "\n\n".join(f"{2000 + 3 * n}年6月{n + 1}日 某某市第十五届人民代表大会常务委员会第{n + 10}次会议《关于修改〈某某市专利促进条例〉的决定》"
+                          f"第{'一二三四五六'[n]}次修正" for n in range(6))
+    law = (f"# 某某市专利促进条例\n\n1998年3月1日 某某市第十二届人民代表大会常务委员会第五次会议通过\n\n{changes}\n\n<!-- INFO END -->\n\n"
+           "## 第一章 总则\n\n" + "\n\n".join(f"第{n}条 {rule}" for n, rule in zip("一二三四五六", (
+               "为了促进专利的创造和运用，保护专利权人的合法权益，根据有关法律、法规，结合本市实际，制定本条例。",
+               "市知识产权局负责本市专利促进和保护工作，区知识产权管理部门负责本辖区的有关工作。",
+               "本市设立专利专项资金，用于资助专利申请、专利运用和专利保护，资金的使用和管理办法由市人民政府制定。",
+               "单位和个人在本市申请专利并获得授权的，可以按照规定申请专利资助，同一专利不得重复申请资助。",
+               "市知识产权局应当建立专利纠纷调解机制，当事人可以申请调解，调解达成协议的，当事人应当履行。",
+               "本条例自2016年1月1日起施行。"))) + "\n")
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "某某市专利促进条例.md").write_text(law, encoding="utf-8")
+    build_index(tmp_path / "corpus", tmp_path / "index", settings=settings, progress=False)
+    ans = Assistant(Retriever.load(tmp_path / "index", settings=settings)).ask("某某市专利促进条例修改过几次")
+    assert "列出了 **6** 次修改" in ans.text, ans.text
