@@ -24,7 +24,7 @@ from .query import Question, analyse, is_followup, places_in, resolve_followup, 
 from .refusal import (MSG_NEAREST, MSG_REFUSE, about_another_right, date_of_another_event, evidence_strength, matchable_coverage,
                       misses_anchor, unknown_names)
 from .retrieval import Hit, Retriever
-from .selection import candidates, choose
+from .selection import candidates, choose, in_focus
 from .statute import ArticleRef, article_refs, book_title, short_title, with_law, without_versions
 from .text import match_form
 
@@ -149,8 +149,10 @@ class Assistant:
         hits = self.retriever.search(q, k=max(8, self.settings.citations), filters=filters)
         if not hits:
             return 0.0, Answer(MSG_REFUSE, [], False, query=query)
-        chosen = choose(q, hits, [c for i, hit in enumerate(hits) for c in candidates(q, i, hit)],
-                        self.settings.answer_sentences)
+        cands = [c for i, hit in enumerate(hits) for c in candidates(q, i, hit)]
+        chosen = choose(q, hits, cands, self.settings.answer_sentences)
+        if chosen and hits[chosen[0].hit_index].article:
+            chosen[0] = in_focus(chosen[0], cands, lambda texts: self.retriever.nearness(q.simple, texts))
         # the definition of the asked term answers by itself (短视频构成作品吗 -> 本法所称的作品，是指…)
         defines = bool(chosen) and q.defined_in(match_form(chosen[0].focus))
         if chosen and hits[chosen[0].hit_index].article:

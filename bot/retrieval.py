@@ -207,6 +207,12 @@ class Retriever:
         ranked = sorted(best, key=lambda cid: -best[cid])[: s.candidates]
         return np.array(ranked, dtype=np.int64), np.array([best[cid] for cid in ranked], dtype=np.float32)
 
+    def nearness(self, question: str, texts: list[str]) -> list[float]:
+        """Cosine of the question to each text, embedded as passages are (items of a list that
+        have no vector of their own in the index)."""
+        qvec = encode(self.encoder, [question], "query")[0]
+        return (encode(self.encoder, texts, "passage") @ qvec).tolist()
+
     def find_law(self, name: str, versions: bool = False) -> list[str]:
         """Current statutes whose title fits a law named in a question (专利法, 实施细则), best first;
         with ``versions``, its older versions too, newest first."""

@@ -1192,3 +1192,11 @@ def test_a_history_cut_into_two_passages_is_read_whole(tmp_path, settings, encod
     build_index(tmp_path / "corpus", tmp_path / "index", settings=settings, progress=False)
     ans = Assistant(Retriever.load(tmp_path / "index", settings=settings)).ask("某某市专利促进条例修改过几次")
     assert "列出了 **6** 次修改" in ans.text, ans.text
+
+
+def test_of_a_list_the_item_nearest_in_meaning_is_in_focus(copyright_assistant):
+    # 书评 and 摘了几段话 share no word with any item of 第二十四条; by words, （三） (news
+    # reports that 引用 works) was marked, though （二） (介绍、评论…引用) is the one that applies
+    ans = copyright_assistant.ask("我在公众号上写书评，文章里摘了原书几段话，需要先找作者同意吗")
+    print("\n" + ans.text)
+    assert ans.answered and "**（二）为介绍、评论某一作品或者说明某一问题" in ans.text
