@@ -26,6 +26,10 @@ from .text import coverage, has_answer_figure, match_form, to_simplified, tokeni
 
 log = logging.getLogger(__name__)
 
+# a phrase this long that an interpretation's article repeats from a law's says it applies it
+RESTATED_PHRASE = 10
+RESTATED_IN = 3  # documents at most that say such a phrase: the law, the interpretation, another version
+INTERPRETATION = "司法解释"
 # rank of a statute's source in the legal hierarchy, for the authority prior
 AUTHORITY = {"法律": 1.0, "行政法规": 0.6, "司法解释": 0.4, "部门规章": 0.2, "地方性法规": 0.2}
 FILTER_KEYS = ("region", "doc_id", "doc_type", "date_from", "date_to")
@@ -77,6 +81,7 @@ class Retriever:
         self.encoder = encoder
         self.settings = settings
         self._by_document: tuple[IndexStore | None, dict[str, list[int]]] = (None, {})
+        self._forms: tuple[IndexStore | None, list[str]] = (None, [])
         self._sanction_map: tuple[IndexStore | None, dict[tuple[str, str], list[int]]] = (None, {})
 
     @classmethod
@@ -288,6 +293,29 @@ class Retriever:
                 for doc_id in related for cid in self._chunk_ids(store, doc_id)
                 if (doc_id, store.chunks[cid].article) in wanted or cites_alone(store.chunks[cid].text, short, hit.article)]
 
+    def restatements(self, hit: Hit, focus: str) -> list[Hit]:
+        """Articles of the current judicial interpretations on the same kind of right that repeat
+        a phrase of ``focus``, the quoted part of ``hit`` (…自繁自用授权品种的繁殖材料): an
+        interpretation says how a law's article applies, often without citing it, or citing it
+        by a number it had before the law was renumbered (专利法第六十九条 for today's 第七十五条)."""
+        store = self.store
+        if not hit.article or store.documents[hit.doc_id].doc_type == INTERPRETATION:
+            return []
+        text = match_form(focus)
+        phrases = {text[i : i + RESTATED_PHRASE] for i in range(len(text) - RESTATED_PHRASE + 1)}
+        rights = rights_named(to_simplified(hit.title))
+        docs = [d.doc_id for d in store.documents.values()
+                if d.doc_type == INTERPRETATION and not d.superseded_by
+                and not (rights and rights.isdisjoint(rights_named(to_simplified(d.title))))]
+        forms = self._match_forms(store)
+        found = {cid: {p for p in phrases if p in forms[cid]}
+                 for doc_id in docs for cid in self._chunk_ids(store, doc_id) if store.chunks[cid].article}
+        # a phrase many documents say (由国务院专利行政部门…) is the laws' common wording, not a restatement
+        shared = {p for found_in in found.values() for p in found_in}
+        rare = {p for p in shared
+                if len({store.chunks[cid].doc_id for cid, form in enumerate(forms) if p in form}) <= RESTATED_IN}
+        return [self._hit(store, cid, 0.0, 0.0, 0.0, 0.0) for cid, found_in in found.items() if found_in & rare]
+
     def sanctions(self, hit: Hit) -> list[Hit]:
         """The articles of the same law that sanction breaking ``hit``'s article (违反本条例第二十条
         规定的，由…责令…并处…罚款): what happens to whoever does what it forbids."""
@@ -320,6 +348,15 @@ class Retriever:
         store = self.store
         numbers = (ARTICLE_START.match(store.chunks[cid].article) for cid in self._chunk_ids(store, doc_id))
         return max((cn_number(m.group(1)) for m in numbers if m), default=0)
+
+    def _match_forms(self, store: IndexStore) -> list[str]:
+        """Every passage in match form, computed once per loaded index (a restatement is looked
+        for across all the interpretations on every statute answer)."""
+        built_for, forms = self._forms
+        if built_for is not store:
+            forms = [match_form(chunk.text) for chunk in store.chunks]
+            self._forms = (store, forms)
+        return forms
 
     def _chunk_ids(self, store: IndexStore, doc_id: str) -> list[int]:
         """A document's chunk ids in order, from a map built once per loaded index (articles

@@ -1200,3 +1200,26 @@ def test_of_a_list_the_item_nearest_in_meaning_is_in_focus(copyright_assistant):
     ans = copyright_assistant.ask("我在公众号上写书评，文章里摘了原书几段话，需要先找作者同意吗")
     print("\n" + ans.text)
     assert ans.answered and "**（二）为介绍、评论某一作品或者说明某一问题" in ans.text
+
+
+PATENT_COURT_SHELF = ("专利法(2020-10-17).md", "专利法实施细则(2023-12-11).md", "专利代理条例(2018-11-06).md",
+                      "最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释(2009-12-28).md",
+                      "最高人民法院关于审理专利纠纷案件适用法律问题的若干规定(2015-01-29).md")
+
+
+def test_a_courts_interpretation_that_restates_the_quoted_item_is_quoted_with_it(assistant_over):
+    # 解释第十五条 says what 已经作好制造、使用的必要准备 and 原有范围 mean, citing the article
+    # by its number before 2020 (第六十九条): only its wording ties it to 第七十五条（二）
+    ans = assistant_over(*PATENT_COURT_SHELF).ask(
+        "我们厂在别人申请专利前就一直在做这个零件，现在人家专利下来了，我们还能接着做吗？订单多了想扩产行不行")
+    print("\n" + ans.text)
+    cited = [h.citation for h in ans.citations]
+    assert cited[:2] == ["《中华人民共和国专利法》第七十五条", "《最高人民法院关于审理侵犯专利权纠纷案件应用法律若干问题的解释》第十五条"]
+    assert "原有范围，包括专利申请日前已有的生产规模" in ans.text
+
+
+def test_the_laws_common_wording_is_no_restatement(assistant_over):
+    # 专利代理条例第十条 shares with the courts' rules only 由国务院专利行政部门, which most of the shelf says
+    retriever = assistant_over(*PATENT_COURT_SHELF).retriever
+    exam = retriever.article("专利代理条例(2018-11-06).md", "第十条")[0]
+    assert "由国务院专利行政部门" in exam.text and retriever.restatements(exam, exam.text) == []
