@@ -101,9 +101,9 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
         _quote_too(hits, chosen, hit, top)
         quoted.add(hit.chunk_id)
         break
-    # a court's interpretation that restates the quoted part says how it applies (农民…自繁自用
+    # a court's interpretation that restates the quoted article says how it applies (农民…自繁自用
     # 授权品种的繁殖材料 -> 人民法院不予支持): read with it, besides any companion above
-    restated = [h for h in retriever.restatements(lead, best.focus) if h.chunk_id not in quoted]
+    restated = [h for h in retriever.restatements(lead) if h.chunk_id not in quoted]
     pool = [(h, c) for h in restated for c in candidates(q, best.hit_index, h)]
     if pool and len(chosen) < s.answer_sentences:
         hit, top = max(pool, key=lambda hc: hc[1].score)

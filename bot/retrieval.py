@@ -293,15 +293,15 @@ class Retriever:
                 for doc_id in related for cid in self._chunk_ids(store, doc_id)
                 if (doc_id, store.chunks[cid].article) in wanted or cites_alone(store.chunks[cid].text, short, hit.article)]
 
-    def restatements(self, hit: Hit, focus: str) -> list[Hit]:
+    def restatements(self, hit: Hit) -> list[Hit]:
         """Articles of the current judicial interpretations on the same kind of right that repeat
-        a phrase of ``focus``, the quoted part of ``hit`` (…自繁自用授权品种的繁殖材料): an
-        interpretation says how a law's article applies, often without citing it, or citing it
-        by a number it had before the law was renumbered (专利法第六十九条 for today's 第七十五条)."""
+        a phrase of ``hit``'s article (…自繁自用授权品种的繁殖材料): an interpretation says how a
+        law's article applies, often without citing it, or citing it by a number it had before
+        the law was renumbered (专利法第六十九条 for today's 第七十五条)."""
         store = self.store
         if not hit.article or store.documents[hit.doc_id].doc_type == INTERPRETATION:
             return []
-        text = match_form(focus)
+        text = match_form(hit.text)
         phrases = {text[i : i + RESTATED_PHRASE] for i in range(len(text) - RESTATED_PHRASE + 1)}
         rights = rights_named(to_simplified(hit.title))
         docs = [d.doc_id for d in store.documents.values()

@@ -1222,4 +1222,4 @@ def test_the_laws_common_wording_is_no_restatement(assistant_over):
     # 专利代理条例第十条 shares with the courts' rules only 由国务院专利行政部门, which most of the shelf says
     retriever = assistant_over(*PATENT_COURT_SHELF).retriever
     exam = retriever.article("专利代理条例(2018-11-06).md", "第十条")[0]
-    assert "由国务院专利行政部门" in exam.text and retriever.restatements(exam, exam.text) == []
+    assert "由国务院专利行政部门" in exam.text and retriever.restatements(exam) == []
