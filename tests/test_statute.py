@@ -232,6 +232,8 @@ def test_everyday_names_for_statutory_notions():
     ("被市场监管查到要罚多少钱", {"监督检查部门"}),
     ("翻唱别人的歌录成专辑卖，要授权吗", {"录音制品"}),
     ("协会让签授权合同，一签五年，有这规矩吗", {"许可使用合同"}),
+    ("商标过了期还能补救吗，有多久的缓冲", {"宽展期"}),
+    ("我们是品牌的普通授权店，能自己去告吗", {"普通许可"}),
 ])
 def test_everyday_words_for_acts_and_events(question, terms):
     assert terms <= set(analyse(question).expansion)
