@@ -264,16 +264,21 @@ def cache_namespace(settings: Settings) -> str:
 def embed_chunks(chunks: list[Chunk], cache: EmbeddingCache, settings: Settings, embedder: Embedder,
                  progress: bool, report: ProgressFn | None = None) -> tuple[np.ndarray, PartIndex | None, int]:
     """Vectors for ``chunks`` in order, and for the 款 of their articles, batch by batch:
-    cached ones reused, the rest embedded and cached at once. Returns the passages' vectors, the
-    parts' index, and how many passages were embedded."""
+    cached ones reused, the rest embedded and cached at once. Each passage's 款 follow it, so
+    the progress reported counts passages, as the finished index does. Returns the passages'
+    vectors, the parts' index, and how many passages were embedded."""
     namespace = cache_namespace(settings)
-    parts = [(i, text) for i, c in enumerate(chunks) for text in c.parts()]
-    texts = [c.embedding_text() for c in chunks] + [text for _, text in parts]
-    doc_ids = [c.doc_id for c in chunks] + [chunks[i].doc_id for i, _ in parts]
+    texts, owners = [], []  # owners: the passage a text is a part of; -1 for a passage
+    for i, c in enumerate(chunks):
+        parts = c.parts()
+        texts += [c.embedding_text(), *parts]
+        owners += [-1] + [i] * len(parts)
+    owner_of = np.array(owners, dtype=np.int64)
+    passages_upto = np.cumsum(owner_of < 0)  # passages among the first n + 1 texts
     keys = [text_key(t) for t in texts]
     vectors: np.ndarray | None = None
     embedded = 0
-    with _Bar(doc_ids, progress) as bar:
+    with _Bar([c.doc_id for c in chunks], progress) as bar:
         for start in range(0, len(texts), settings.build_batch):
             batch_keys = keys[start : start + settings.build_batch]
             found = cache.get(namespace, batch_keys)
@@ -285,25 +290,26 @@ def embed_chunks(chunks: list[Chunk], cache: EmbeddingCache, settings: Settings,
                 new = {batch_keys[i]: fresh[j] for j, i in enumerate(missing)}
                 cache.put(namespace, new)
                 found.update(new)
-                embedded += sum(start + i < len(chunks) for i in missing)  # passages; parts come with them
+                embedded += sum(owners[start + i] < 0 for i in missing)  # passages; parts come with them
             if vectors is None:
                 vectors = np.empty((len(texts), len(next(iter(found.values())))), dtype=np.float32)
             vectors[start : start + len(batch_keys)] = np.stack([found[k] for k in batch_keys])
-            bar.advance(len(batch_keys))
+            done = int(passages_upto[start + len(batch_keys) - 1])
+            bar.advance(done - bar.done)
             if report:
-                report(start + len(batch_keys), len(texts))
+                report(done, len(chunks))
     cache.prune(namespace, set(keys))
-    n = len(chunks)
-    owners_of_parts = np.array([i for i, _ in parts], dtype=np.int64)
-    part_index = PartIndex.build(vectors[n:], owners_of_parts, settings.flat_index_max, settings.ivf_nlist) if parts else None
-    return vectors[:n], part_index, embedded
+    is_part = owner_of >= 0
+    part_index = (PartIndex.build(vectors[is_part], owner_of[is_part], settings.flat_index_max, settings.ivf_nlist)
+                  if is_part.any() else None)
+    return vectors[~is_part], part_index, embedded
 
 
 class _Bar:
     """Files, passages, passages/s and ETA on one line (tqdm), or nothing."""
 
     def __init__(self, doc_ids: list[str], enabled: bool) -> None:
-        self.files = {d: i for i, d in enumerate(doc_ids)}  # index of each document's last text
+        self.files = {d: i for i, d in enumerate(doc_ids)}  # index of each document's last passage
         self.total_files = len(self.files)
         self.done = 0
         self.bar = None
@@ -315,9 +321,9 @@ class _Bar:
                             bar_format="{desc} {bar} {n_fmt}/{total_fmt} passages, {rate_fmt}, ETA {remaining}")
 
     def advance(self, count: int) -> None:
+        self.done += count
         if self.bar is None:
             return
-        self.done += count
         files = sum(1 for last in self.files.values() if last < self.done)
         self.bar.set_description_str(f"{files}/{self.total_files} files", refresh=False)
         self.bar.update(count)

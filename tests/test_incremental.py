@@ -181,3 +181,20 @@ def test_upload_from_the_page_is_answerable_right_after(corpus_copy, tmp_path, e
         server.stop()
     assert (corpus_copy / "weihai-policy.md").is_file()
     assert resolve_build(idx).is_dir()
+
+
+def test_build_progress_counts_passages_as_the_index_does(tmp_path, encoder):
+    # each 款 of a long article gets a vector too; the page said 已处理 4699 个段落 while the
+    # finished index had 2,510: progress now counts passages, each with its 款
+    law = "# 某某市专利保护条例\n\n## 第一章 总则\n\n" + "\n\n".join(
+        f"第{n}条 单位和个人申请专利资助的，应当向市知识产权局提出，并提交有关材料。\n\n"
+        f"市知识产权局应当自收到申请之日起{n}十日内审核，符合条件的予以资助。\n\n"
+        f"申请人对审核结果有异议的，可以自收到通知之日起{n}十日内申请复核。" for n in "一二三四五六")
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "law.md").write_text(law, encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+    stats = build_index(tmp_path / "corpus", tmp_path / "idx", progress=False, build_batch=4,
+                        report=lambda done, total: seen.append((done, total)))
+    assert Retriever.load(tmp_path / "idx").store.parts is not None  # the 款 have vectors
+    assert {total for _, total in seen} == {stats.chunks} and seen[-1][0] == stats.chunks
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
