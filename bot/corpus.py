@@ -18,7 +18,6 @@ import hashlib
 import html
 import logging
 import re
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,8 +27,7 @@ from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
 from .places import guess_region
-from .statute import (ARTICLE_START, doc_type_of, is_heading, is_legal_title, is_statute, parse_articles, region_of, statute_title,
-                      version_dates)
+from .statute import doc_type_of, is_legal_title, is_statute, parse_articles, region_of, version_dates
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +106,6 @@ _TAG = re.compile(r"<[^<>\n]{0,2000}>")
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\n]*\)")
 _MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\n]*\)")
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
-# a title in angle brackets inside a title (《关于修改<中华人民共和国商标法>的决定》): no tag name
-# starts with a Chinese character, so it is kept, in the brackets Chinese text uses
-_CJK_ANGLE = re.compile(r"<([\u4e00-\u9fff][^<>\n]{0,60})>")
 _URL = re.compile(r"https?://[^\s<>)\]\"'，。]+")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
 # a web page names itself in its <h1>, or in <title> before the site's name (标题_栏目_网站)
@@ -129,7 +124,6 @@ _BOILERPLATE = re.compile(
 )
 _END_PUNCT = "。！？；：…”’」』）)!?;:"
 _SENTENCE_BREAK_MIN = 20  # a line this long without final punctuation was cut by a page break
-_WRAP_MIN = 20  # lines this long count towards a text's wrap width
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -205,7 +199,6 @@ def strip_markup(text: str) -> str:
     text = _CELL_END.sub(" | ", text)
     text = _BLOCK_TAGS.sub("\n", text)
     text = _AUTOLINK.sub(r"\1", text)
-    text = _CJK_ANGLE.sub(r"〈\1〉", text)
     text = _TAG.sub("", text)
     text = html.unescape(text)
     text = _MD_IMAGE.sub("", text)
@@ -233,17 +226,16 @@ class _Paragraph:
     """A paragraph being assembled from lines; what :func:`_broken_by_page` needs is kept up
     to date, so joining many lines costs linear, not quadratic, time."""
 
-    __slots__ = ("parts", "length", "last", "last_line", "has_clause")
+    __slots__ = ("parts", "length", "last", "has_clause")
 
     def __init__(self, line: str) -> None:
-        self.parts, self.length, self.last, self.last_line, self.has_clause = [], 0, "", 0, False
+        self.parts, self.length, self.last, self.has_clause = [], 0, "", False
         self.add(line)
 
     def add(self, line: str) -> None:
         self.parts.append(line)
         self.length += len(line)
         self.last = line[-1]
-        self.last_line = len(line)
         self.has_clause = self.has_clause or any(c in line for c in "，,。；;")
 
     def text(self) -> str:
@@ -255,21 +247,16 @@ def clean_text(text: str) -> str:
     paragraphs broken by page breaks joined again."""
     text = strip_markup(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _MOJIBAKE.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    width = wrap_width(lines)
     paragraphs: list[_Paragraph] = []
-    blank = False  # a blank line before this one: lines wrapped at a width have none between them
-    for line in lines:
+    for line in text.split("\n"):
+        line = _SPACES.sub(" ", line).strip()
         if line == PAGE_MARK:  # a PDF page ends here: remember where, keep the paragraph open
             if paragraphs:
                 paragraphs[-1].parts.append(PAGE_MARK)
             continue
         if is_boilerplate(line):
-            blank = blank or not line
             continue
-        wrapped = bool(paragraphs) and not blank and _wrapped(paragraphs[-1], line, width)
-        blank = False
-        if paragraphs and (_broken_by_page(paragraphs[-1], line) or wrapped):
+        if paragraphs and _broken_by_page(paragraphs[-1], line):
             paragraphs[-1].add(line)
         else:
             paragraphs.append(_Paragraph(line))
@@ -288,23 +275,6 @@ def clean_text(text: str) -> str:
 _SPACES = re.compile(r"\s+")
 
 
-def wrap_width(lines: list[str]) -> int:
-    """The width a text was hard-wrapped at (a PDF's lines, a .txt cut every 36 characters), or
-    0: the one length that a good share of the long lines have exactly."""
-    lengths = Counter(len(line) for line in lines if len(line) >= _WRAP_MIN)
-    if not lengths:
-        return 0
-    width, count = lengths.most_common(1)[0]
-    return width if count >= max(5, 0.3 * sum(lengths.values())) else 0
-
-
-def _wrapped(prev: _Paragraph, line: str, width: int) -> bool:
-    """A line cut at the text's wrap width, not at the end of a sentence, goes on in the next
-    line, with or without clause punctuation (a law's one-line history: …会议通过 根据1 / 992年…)."""
-    return (bool(width and line) and prev.last_line >= width - 1 and prev.last not in _END_PUNCT and not is_heading(line)
-            and not ARTICLE_START.match(line) and "|" not in line and "|" not in prev.parts[-1])  # table rows stay rows
-
-
 def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     """A body paragraph (long, with clause punctuation) that stops mid-sentence, followed by a
     line that starts mid-sentence: the two halves of one sentence split by a page break.
@@ -314,7 +284,7 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     open_clause = prev.last in "，、,（("  # a line ending on a comma always continues
     if not open_clause and (prev.length < _SENTENCE_BREAK_MIN or prev.last in _END_PUNCT or not prev.has_clause):
         return False
-    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%。；"
+    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%"
 
 
 # ---------------------------------------------------------------- metadata
@@ -381,8 +351,6 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
     articles = parse_articles(clean)  # once: both checks below read it
     statute = is_statute(clean, articles=articles)
-    if statute and not _meta_str(meta, "title"):  # not 中华人民共和国主席令, which published it
-        title = statute_title(title, clean, articles)
     if statute:  # a law's own history lines and title say its version, type and region, not
         # the file's properties (a PDF's creation date is when it was exported)
         version, effective = version_dates(clean, path, articles)

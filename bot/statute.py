@@ -294,23 +294,6 @@ def is_legal_title(title: str) -> bool:
     return t.startswith(("最高人民法院", "最高人民检察院")) or bool(_LEGAL_FORM.search(t))
 
 
-# the header of the order or announcement a law is published with (中华人民共和国主席令,
-# 国务院令, 最高人民法院公告), which a copied text often starts with
-_ORDER_HEADER = re.compile(r"(?:令|公告)(?:[（(]?第[^\s]{1,10}号[）)]?)?$")
-
-
-def statute_title(title: str, text: str, articles: list[Article]) -> str:
-    """The law's own title where ``title`` is the header of the order that published it: the
-    last line before the first article that is a law's title (the order's text, its signature
-    and date come first)."""
-    if not _ORDER_HEADER.search(title.strip()):
-        return title
-    preamble = text[: articles[0].start] if articles else ""
-    named = [line.strip() for line in preamble.splitlines()
-             if 4 <= len(line.strip()) <= 60 and is_legal_title(line.strip()) and not line.strip().startswith("《")]
-    return named[-1] if named else title
-
-
 def region_of(title: str) -> str:
     """The province, city or district a local regulation's title (or its issuer) names, else 全国."""
     return _place_named(_issuer_and_law(title)) or "全国"
@@ -332,14 +315,13 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     preamble = text[: articles[0].start] if articles else text[:2000]
     version, effective = "", ""
     for line in preamble.splitlines():
-        # every date of the line: a history copied from the official database is one line
-        # (（1984年3月12日…通过　根据1992年9月4日…第一次修正　根据…）)
-        for m in FULL_DATE.finditer(line):
-            # (a promulgation order's 现予公布，自…起施行 too, not another act's date in a preface)
-            if ("施行" in line and len(line) < 40) or ("公布" in line and _IN_FORCE_AFTER.match(line, m.end())):
-                effective = max(effective, _iso(m))
-            else:
-                version = max(version, _iso(m))
+        m = FULL_DATE.search(line)
+        if not m:
+            continue
+        if "施行" in line and len(line) < 40:
+            effective = max(effective, _iso(m))
+        else:
+            version = max(version, _iso(m))
     version = file_date(path) or version
     if not effective:
         # "本法自…起施行" in the last articles: the original date, so only when this version is not newer
@@ -350,18 +332,9 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
 
 
 def history_lines(preamble: str) -> list[str]:
-    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first; a
-    history written as one line is read as one line per event."""
-    parts = (part for line in preamble.splitlines() for part in _EVENT_SPLIT.split(line))
-    lines = [_BY.sub("", part.strip(" \t\u3000（()）")) for part in parts]
+    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first."""
+    lines = [line.strip(" \t（()）") for line in preamble.splitlines()]
     return [line for line in lines if FULL_DATE.match(line) and len(line) < 200]
-
-
-# where a one-line history's next event starts: a space before (根据) a date
-_EVENT_SPLIT = re.compile(r"[ \t\u3000]+(?=(?:根据)?(?:19|20)\d{2}\s*年)|(?<=[过正订布准])(?=(?:根据)?(?:19|20)\d{2}\s*年)")
-_BY = re.compile(r"^根据")
-# a date followed by the 施行 it sets (…自2021年6月1日起施行)
-_IN_FORCE_AFTER = re.compile(r"\s*起?\s*(?:施行|生效)")
 
 
 IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自[^。；]{0,30}?起(?:施行|生效)[^。]*。?")

@@ -9,7 +9,7 @@ import pytest
 
 from bot.build import mark_versions
 from bot.chunking import chunk_documents
-from bot.corpus import load_corpus, parse_document, strip_markup
+from bot.corpus import load_corpus, parse_document
 from bot.formats import file_title
 from bot.compose import compose
 from bot.evaluation import evaluate, extra_articles
@@ -17,7 +17,7 @@ from bot.query import analyse, sub_questions, subject_swapped
 from bot.retrieval import Hit
 from bot.refusal import evidence_strength
 from bot.selection import Candidate, candidates, choose, key_figure
-from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, history_lines, paragraph_at, parse_articles,
+from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
                          region_of, sanctioned_articles, subject_of, version_dates, version_key)
 
 from bot.text import coverage, match_form
@@ -1225,59 +1225,3 @@ def test_the_laws_common_wording_is_no_restatement(assistant_over):
     retriever = assistant_over(*PATENT_COURT_SHELF).retriever
     exam = retriever.article("专利代理条例(2018-11-06).md", "第十条")[0]
     assert "由国务院专利行政部门" in exam.text and retriever.restatements(exam) == []
-
-
-# a law as the official database prints it: its history in one parenthesised line, a table of
-# contents, chapters as plain lines, a full-width space after each article's number
-OFFICIAL_HISTORY = ("（1984年3月12日第六届全国人民代表大会常务委员会第四次会议通过　根据1992年9月4日第七届全国人民代表大会"
-                    "常务委员会第二十七次会议《关于修改〈中华人民共和国专利法〉的决定》第一次修正　根据2020年10月17日第十三届"
-                    "全国人民代表大会常务委员会第二十二次会议《关于修改〈中华人民共和国专利法〉的决定》第二次修正）")
-OFFICIAL_BODY = ("目　　录\n\n第一章　总则\n\n第二章　附则\n\n第一章　总则\n\n"
-                 "第一条　为了保护专利权人的合法权益，鼓励发明创造，推动发明创造的应用，提高创新能力，促进科学技术进步和经济社会发展，制定本法。\n\n"
-                 "第二条　本法所称的发明创造是指发明、实用新型和外观设计。发明，是指对产品、方法或者其改进所提出的新的技术方案。实用新型，"
-                 "是指对产品的形状、构造或者其结合所提出的适于实用的新的技术方案。外观设计，是指对产品的整体或者局部的形状、图案或者其结合"
-                 "以及色彩与形状、图案的结合所作出的富有美感并适于工业应用的新设计。\n\n"
-                 "第三条　国务院专利行政部门负责管理全国的专利工作；统一受理和审查专利申请，依法授予专利权。省、自治区、直辖市人民政府"
-                 "管理专利工作的部门负责本行政区域内的专利管理工作。\n\n"
-                 "第四条　申请专利的发明创造涉及国家安全或者重大利益需要保密的，按照国家有关规定办理。\n\n"
-                 "第五条　对违反法律、社会公德或者妨害公共利益的发明创造，不授予专利权。对违反法律、行政法规的规定获取或者利用遗传资源，"
-                 "并依赖该遗传资源完成的发明创造，不授予专利权。\n\n第二章　附则\n\n"
-                 "第六条　向国务院专利行政部门申请专利和办理其他手续，应当按照规定缴纳费用。\n\n第七条　本法自1985年4月1日起施行。\n")
-
-
-def test_a_history_written_as_one_line_dates_the_version_by_its_last_change():
-    doc = parse_document(f"中华人民共和国专利法\n\n{OFFICIAL_HISTORY}\n\n{OFFICIAL_BODY}", "专利法.txt")
-    assert (doc.title, doc.date, doc.doc_type) == ("中华人民共和国专利法", "2020-10-17", "法律")  # not 1984-03-12
-    history = history_lines(doc.text[: doc.text.find("第一条")])  # 修改过几次 counts these
-    assert [line.split("第", 1)[0] for line in history] == ["1984年3月12日", "1992年9月4日", "2020年10月17日"]
-    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
-    assert [c.article for c in chunks if c.article] == ["第一条", "第二条", "第三条", "第四条", "第五条", "第六条", "第七条"]
-    assert next(c for c in chunks if c.article == "第六条").path == "第二章 附则"
-
-
-def test_a_law_published_with_its_order_is_titled_and_dated_by_the_law():
-    order = ("中华人民共和国主席令\n\n第五十五号\n\n《全国人民代表大会常务委员会关于修改〈中华人民共和国专利法〉的决定》已由中华人民共和国"
-             "第十三届全国人民代表大会常务委员会第二十二次会议于2020年10月17日通过，现予公布，自2021年6月1日起施行。\n\n"
-             "中华人民共和国主席　习近平\n\n2020年10月17日\n\n")
-    doc = parse_document(f"{order}中华人民共和国专利法\n\n{OFFICIAL_HISTORY}\n\n{OFFICIAL_BODY}", "主席令.txt")
-    assert (doc.title, doc.date, doc.effective, doc.doc_type) == ("中华人民共和国专利法", "2020-10-17", "2021-06-01", "法律")
-
-
-def test_a_hard_wrapped_law_is_read_whole(tmp_path):
-    # a .txt cut at a fixed width, mid-word and mid-date (…根据2020年 / 10月17日…)
-    text = f"中华人民共和国专利法\n\n{OFFICIAL_HISTORY}\n\n{OFFICIAL_BODY}"
-    at = OFFICIAL_HISTORY.index("2020年10月17日")
-    width = next(w for w in range(26, 40) if at % w > w - 9)  # a line ends inside the date
-    wrapped = "\n".join(line[i : i + width] for line in text.splitlines() for i in range(0, max(len(line), 1), width))
-    assert "2020年10月17日" not in wrapped
-    doc = parse_document(wrapped, "专利法.txt")
-    assert doc.date == "2020-10-17"
-    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
-    sixth = next(c for c in chunks if c.article == "第六条")
-    assert sixth.text == "第六条 向国务院专利行政部门申请专利和办理其他手续，应当按照规定缴纳费用。"
-
-
-def test_a_law_named_in_angle_brackets_keeps_its_name():
-    # 《关于修改<中华人民共和国商标法>的决定》: no tag starts with a Chinese character
-    assert strip_markup("《关于修改<中华人民共和国商标法>的决定》第一次修正<br>") == "《关于修改〈中华人民共和国商标法〉的决定》第一次修正"
-    assert strip_markup("<script>x</script><b>专利</b>") == "\n专利"
