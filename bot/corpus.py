@@ -102,7 +102,9 @@ _CELL_END = re.compile(r"(?i)<\s*/\s*t[dh]\s*>")
 _DROP_NAMES = ("script", "style", "noscript", "iframe", "head")
 _DROP_OPEN = re.compile(r"(?i)<\s*(%s)\b[^<>]*>" % "|".join(_DROP_NAMES))
 _DROP_CLOSE = {name: re.compile(r"(?i)<\s*/\s*%s\s*>" % name) for name in _DROP_NAMES}
-_TAG = re.compile(r"<[^<>\n]{0,2000}>")
+# a tag opens with a name (or /, !, ?); <中华人民共和国商标法> is a law named in angle brackets
+_TAG = re.compile(r"<(?=\s*[/!?A-Za-z])[^<>\n]{0,2000}>")
+_ANGLED_NAME = re.compile(r"<([\u4e00-\u9fff][^<>\n]{0,80})>")
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\n]*\)")
 _MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\n]*\)")
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
@@ -199,6 +201,7 @@ def strip_markup(text: str) -> str:
     text = _CELL_END.sub(" | ", text)
     text = _BLOCK_TAGS.sub("\n", text)
     text = _AUTOLINK.sub(r"\1", text)
+    text = angled_names(text)
     text = _TAG.sub("", text)
     text = html.unescape(text)
     text = _MD_IMAGE.sub("", text)
@@ -211,6 +214,12 @@ def strip_markup(text: str) -> str:
         line = _MD_EMPHASIS.sub(r"\2", line)
         lines.append(line)
     return "\n".join(lines)
+
+
+def angled_names(text: str) -> str:
+    """A name in ASCII angle brackets, as plain-text laws write a law inside a title
+    (《关于修改<中华人民共和国商标法>的决定》), in 〈〉: it is no HTML tag to strip."""
+    return _ANGLED_NAME.sub(r"〈\1〉", text)
 
 
 def is_boilerplate(line: str) -> bool:
@@ -312,7 +321,7 @@ def normalise_date(value: object) -> str:
 def guess_title(raw_body: str, clean: str) -> str:
     for line in raw_body.splitlines():
         if re.match(r"^\s{0,3}#{1,6}\s+\S", line):
-            return _MD_HEADING.sub("", line).strip().strip("*")
+            return angled_names(_MD_HEADING.sub("", line).strip().strip("*"))
     for pattern in (_HTML_H1, _HTML_TITLE):  # a breadcrumb line may come first in the body
         m = pattern.search(raw_body[:200_000])
         title = " ".join(html.unescape(_TAG.sub("", m.group(1))).split()) if m else ""

@@ -61,6 +61,14 @@ def test_html_entities_and_tags():
     assert clean_text("<div>专利&amp;商标&nbsp;&lt;试点&gt;</div><script>alert(1)</script>") == "专利&商标 <试点>"
 
 
+def test_a_law_named_in_angle_brackets_keeps_its_name():
+    """Plain-text laws write a law inside a title in ASCII angle brackets: no HTML tag."""
+    doc = parse_document("# 山东省实施<中华人民共和国反不正当竞争法>办法\n\n"
+                         "1993年2月22日 《关于修改<中华人民共和国商标法>的决定》第一次修正<br>", "a.md")
+    assert doc.title == "山东省实施〈中华人民共和国反不正当竞争法〉办法"
+    assert "《关于修改〈中华人民共和国商标法〉的决定》第一次修正" in doc.text and "<br>" not in doc.text
+
+
 def test_web_table_cells_stay_apart():
     # glued cells made one figure of a year and an amount: 崂山区2023150万元
     table = ("<table><tr><th>区</th><th>年份</th><th>资助金额</th></tr>"
