@@ -308,27 +308,43 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     """(version date, effective date) of a statute.
 
     The version date is the date in the file name when there is one, else the latest
-    adoption/amendment date in the history lines before the first article; the effective
-    date is the one on a 施行 line.
+    adoption/amendment date before the first article (a government site puts the whole history
+    in one parenthesised line: every date in it counts); the effective date is a date followed
+    by 施行 there (2024年1月20日 施行, 自2024年1月20日起施行), else the in-force article's.
     """
     articles = parse_articles(text) if articles is None else articles
     preamble = text[: articles[0].start] if articles else text[:2000]
     version, effective = "", ""
-    for line in preamble.splitlines():
-        m = FULL_DATE.search(line)
-        if not m:
-            continue
-        if "施行" in line and len(line) < 40:
-            effective = max(effective, _iso(m))
+    for m in FULL_DATE.finditer(preamble):
+        if _TAKES_EFFECT.match(preamble, m.end()):
+            # the law's own: a history line, or the order that publishes it (现予公布，自…起施行),
+            # not a preamble's account of another law (商标法修改决定…自2001年12月1日起施行)
+            line = _line_at(preamble, m.start())
+            if len(line) < 40 or _ORDER_PUBLISHES.search(line):
+                effective = max(effective, _iso(m))
         else:
             version = max(version, _iso(m))
+    amended = any(word in preamble for word in ("修正", "修订", "修改"))
     version = file_date(path) or version
     if not effective:
         # "本法自…起施行" in the last articles: the original date, so only when this version is not newer
-        m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", text)
+        body = text[len(preamble):]
+        m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", body)
         found = date_in(m.group(1)) if m else ""
         effective = found if found >= version else ""
+        if not m and not amended and _FROM_PUBLICATION.search(body):  # the first text is in force when published
+            effective = version
     return version or effective, effective
+
+
+def _line_at(text: str, pos: int) -> str:
+    return text[text.rfind("\n", 0, pos) + 1:].split("\n", 1)[0].strip()
+
+
+_ORDER_PUBLISHES = re.compile(r"现予(?:公布|发布|印发|颁布)")
+_TAKES_EFFECT = re.compile(r"[\s\u3000]*起?[\s\u3000]*(?:施行|生效)")
+# 本法自公布之日起施行 / 本办法自发布之日起施行: in force on the day the text is published
+_FROM_PUBLICATION = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自(?:公布|发布|颁布|印发)之日起(?:施行|生效)")
 
 
 def history_lines(preamble: str) -> list[str]:

@@ -120,6 +120,25 @@ def test_shipped_law_metadata():
     assert not current["最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释（二）(2007-04-05).md"].superseded_by
 
 
+ARTICLES = "第一条 为了保护权利人，制定本条例。\n\n第二条 本条例所称权利，是指依法取得的权利。\n\n第三条 {in_force}"
+
+
+@pytest.mark.parametrize("preamble, in_force, dates", [
+    # a government site's one-line history: the version is its last date, not its first
+    ("（2008年12月27日第十一届全国人民代表大会常务委员会第六次会议通过　2020年10月17日第十三届全国人民代表大会常务委员会"
+     "第二十二次会议《关于修改〈某某条例〉的决定》修正）", "本条例自2009年10月1日起施行。", ("2020-10-17", "")),
+    # in force when published: the date it was published
+    ("2001年11月28日 国家知识产权局令第17号公布", "本条例自公布之日起施行。", ("2001-11-28", "2001-11-28")),
+    # ...which is not the current version's, once it has been amended
+    ("2001年11月28日 公布\n\n2010年1月9日 修订", "本条例自发布之日起施行。", ("2010-01-09", "")),
+    # a preamble telling of another law's date is not this one's
+    ("商标法修改决定已由全国人民代表大会常务委员会第二十四次会议通过，自2001年12月1日起施行。现就有关问题，作如下解释：",
+     "本条例自公布之日起施行。", ("", "")),
+])
+def test_version_and_effective_dates_as_other_sources_write_them(preamble, in_force, dates):
+    assert version_dates(f"某某条例\n\n{preamble}\n\n" + ARTICLES.format(in_force=in_force)) == dates
+
+
 def test_title_patterns():
     assert doc_type_of("上海市浦东新区建立高水平知识产权保护制度若干规定") == "地方性法规"
     assert region_of("上海市浦东新区建立高水平知识产权保护制度若干规定") == "上海"
