@@ -27,7 +27,7 @@ from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
 from .places import guess_region
-from .statute import doc_type_of, is_legal_title, is_statute, parse_articles, region_of, version_dates
+from .statute import contents_end, doc_type_of, is_heading, is_legal_title, is_statute, parse_articles, region_of, version_dates
 
 log = logging.getLogger(__name__)
 
@@ -269,12 +269,13 @@ def clean_text(text: str) -> str:
             paragraphs[-1].add(line)
         else:
             paragraphs.append(_Paragraph(line))
+    texts = [para.text() for para in paragraphs]
+    texts = _without_contents(texts)
     seen: set[str] = set()
     unique = []
-    for para in paragraphs:
-        p = para.text()
+    for p in texts:
         key = _SPACES.sub("", p)
-        if len(key) >= _SENTENCE_BREAK_MIN and key in seen:
+        if len(key) >= _SENTENCE_BREAK_MIN and key in seen and not is_heading(p):  # a heading may recur
             continue
         seen.add(key)
         unique.append(p)
@@ -282,6 +283,16 @@ def clean_text(text: str) -> str:
 
 
 _SPACES = re.compile(r"\s+")
+
+
+def _without_contents(paragraphs: list[str]) -> list[str]:
+    """The paragraphs without a law's table of contents (see :func:`contents_end`)."""
+    for i, para in enumerate(paragraphs):
+        if len(para) <= 4:  # 目录, 目 录: only a short paragraph can open one
+            n = contents_end(paragraphs[i:i + 200])
+            if n:
+                return paragraphs[:i] + paragraphs[i + n:]
+    return paragraphs
 
 
 def _broken_by_page(prev: _Paragraph, line: str) -> bool:

@@ -125,6 +125,25 @@ def is_heading(line: str) -> bool:
     return bool(HEADING.match(line) or _BARE_HEADINGS.match(line))
 
 
+_CONTENTS = re.compile(rf"^目{_SP}[录錄次]$")
+_PAGE_REF = re.compile(r"[\s\u3000.…·．]*[0-9０-９]*$")  # 第一章 总则 ……… 1
+
+
+def contents_end(paragraphs: list[str]) -> int:
+    """How many paragraphs at the start of ``paragraphs`` are a table of contents (目录, then the
+    chapter headings it lists), or 0: listed before the body, its headings would be read as empty
+    chapters and the body's own headings as repeats."""
+    if not paragraphs or not _CONTENTS.match(paragraphs[0].strip()):
+        return 0
+    entries: list[str] = []
+    for para in paragraphs[1:]:
+        entry = re.sub(r"[\s\u3000]+", "", _PAGE_REF.sub("", para.strip()))
+        if not entry or not is_heading(entry) or entry in entries:  # the body starts
+            break
+        entries.append(entry)
+    return 1 + len(entries) if len(entries) >= 2 else 0
+
+
 def parse_articles(text: str) -> list[Article]:
     """Articles in document order, each with its heading path and paragraph spans.
 

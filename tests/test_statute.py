@@ -3,6 +3,7 @@ and statute-shaped DOCX/PDF files; citations through the API."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -92,6 +93,33 @@ def test_one_passage_per_article_and_long_articles_keep_their_lead():
     assert all(p.lead == "有下列情形之一的，不得许可：" for p in pieces[1:] if p.text.startswith("（"))
     assert all(p.article == "第三条之一" for p in pieces)
     assert "有下列情形之一的" in pieces[1].embedding_text()
+
+
+def passages(text: str, name: str = "law.txt") -> list[tuple[str, str, str]]:
+    """(article, chapter path, text without spaces) of each passage of a law written as ``text``."""
+    chunks, _ = chunk_documents([parse_document(text, name, name)], 300, 60, 5, article_size=500)
+    return [(c.article, c.path, re.sub(r"[\s\u3000]", "", c.text)) for c in chunks]
+
+
+def as_published(law: str) -> list[str]:
+    """``law`` (Markdown) as its lines read on a government site: plain title and headings, a
+    full-width space after each label."""
+    lines = [re.sub(r"^#+\s*", "", line) for line in law.splitlines() if line.strip()]
+    return [re.sub(r"^(第[一二三四五六七八九十]+[条章节](?:之[一二三四五六七八九十]+)?) ", "\\1\u3000", line) for line in lines]
+
+
+LONG_CHAPTER = LAW.replace("第二章 许可", "第二章 注册商标的续展、变更、转让和使用许可")
+
+
+def test_a_table_of_contents_is_no_chapter():
+    """目录 listing the chapters before the body: the body's headings are not dropped as repeats
+    of the listed ones (a long chapter name was), nor is the list a passage."""
+    lines = as_published(LONG_CHAPTER)
+    chapters = [line for line in lines if re.match(r"第.章", line)]
+    body = lines.index(chapters[0])
+    text = "\n".join([*lines[:body], "目　　录", *chapters, *lines[body:]])
+    assert passages(text) == passages("\n".join(lines))
+    assert dict(p[:2] for p in passages(text))["第三条"] == "第二章 注册商标的续展、变更、转让和使用许可 › 第一节 一般规定"
 
 
 def test_news_pages_keep_length_chunking():
