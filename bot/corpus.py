@@ -222,12 +222,19 @@ def angled_names(text: str) -> str:
     return _ANGLED_NAME.sub(r"〈\1〉", text)
 
 
+_BODY_SENTENCE_MIN = 30  # a sentence this long, ended by 。 or ；, is text, whatever words it holds...
+_FURNITURE_LEAD = 8  # ...unless a furniture word comes within its first characters
+
+
 def is_boilerplate(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
-    if _BOILERPLATE.search(stripped):
-        return True
+    m = _BOILERPLATE.search(stripped)
+    if m:
+        # furniture opens its line (免责声明：…); a long sentence merely naming such a thing is
+        # text (专利法实施细则: 其名称或者姓名、地址、邮政编码、统一社会信用代码…；)
+        return not (m.start() >= _FURNITURE_LEAD and len(stripped) >= _BODY_SENTENCE_MIN and stripped[-1] in "。；;")
     return bool(_URL.fullmatch(stripped))
 
 

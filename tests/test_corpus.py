@@ -39,6 +39,13 @@ def test_furniture_is_removed(seed_docs, junk):
         assert junk not in doc.text, (doc.doc_id, junk)
 
 
+def test_a_sentence_naming_a_furniture_word_is_text():
+    """专利法实施细则第十九条's item lists 邮政编码 among what an application states: it is no page footer."""
+    item = "（二）申请人是中国单位或者个人的，其名称或者姓名、地址、邮政编码、统一社会信用代码或者身份证件号码；"
+    assert clean_text(f"（一）名称；\n{item}\n（三）发明人的姓名；\n通信地址：北京市海淀区 邮政编码：100088") == \
+        f"（一）名称；\n\n{item}\n\n（三）发明人的姓名；"
+
+
 def test_mojibake_runs_are_dropped(seed_docs):
     text = seed_docs["national-ip-service-clusters-zh-hant"].text
     assert "?!" not in text and "?;" not in text
