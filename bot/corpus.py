@@ -18,6 +18,7 @@ import hashlib
 import html
 import logging
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
 from .places import guess_region
-from .statute import contents_end, doc_type_of, is_heading, is_legal_title, is_statute, parse_articles, region_of, version_dates
+from .statute import (FULL_DATE, article_number, contents_end, doc_type_of, is_bare_label, is_heading, is_legal_title, is_statute,
+                      next_article, parse_articles, region_of, version_dates)
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +236,9 @@ def is_boilerplate(line: str) -> bool:
     if m:
         # furniture opens its line (免责声明：…); a long sentence merely naming such a thing is
         # text (专利法实施细则: 其名称或者姓名、地址、邮政编码、统一社会信用代码…；)
-        return not (m.start() >= _FURNITURE_LEAD and len(stripped) >= _BODY_SENTENCE_MIN and stripped[-1] in "。；;")
+        # (or a hard-wrapped line of it, its clause begun before the word)
+        sentence = stripped[-1] in "。；;" or "，" in stripped[:m.start()]
+        return not (m.start() >= _FURNITURE_LEAD and len(stripped) >= _BODY_SENTENCE_MIN and sentence)
     return bool(_URL.fullmatch(stripped))
 
 
@@ -242,16 +246,17 @@ class _Paragraph:
     """A paragraph being assembled from lines; what :func:`_broken_by_page` needs is kept up
     to date, so joining many lines costs linear, not quadratic, time."""
 
-    __slots__ = ("parts", "length", "last", "has_clause")
+    __slots__ = ("parts", "length", "last", "last_line", "has_clause")
 
     def __init__(self, line: str) -> None:
-        self.parts, self.length, self.last, self.has_clause = [], 0, "", False
+        self.parts, self.length, self.last, self.last_line, self.has_clause = [], 0, "", 0, False
         self.add(line)
 
     def add(self, line: str) -> None:
         self.parts.append(line)
         self.length += len(line)
         self.last = line[-1]
+        self.last_line = len(line)
         self.has_clause = self.has_clause or any(c in line for c in "，,。；;")
 
     def text(self) -> str:
@@ -264,18 +269,25 @@ def clean_text(text: str) -> str:
     text = strip_markup(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _MOJIBAKE.sub("", text)
     paragraphs: list[_Paragraph] = []
-    for line in text.split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    width = wrap_width(lines)
+    last_article: tuple[int, int] | None = None
+    for line in lines:
         if line == PAGE_MARK:  # a PDF page ends here: remember where, keep the paragraph open
             if paragraphs:
                 paragraphs[-1].parts.append(PAGE_MARK)
             continue
         if is_boilerplate(line):
             continue
-        if paragraphs and _broken_by_page(paragraphs[-1], line):
+        number = article_number(line)
+        starts_next = number is not None and next_article(last_article, number)
+        if paragraphs and is_bare_label(paragraphs[-1].text()):  # 第一条 on a line of its own
+            paragraphs[-1].add(" " + line)
+        elif paragraphs and not starts_next and (_broken_by_page(paragraphs[-1], line) or _wrapped(paragraphs[-1], line, width)):
             paragraphs[-1].add(line)
         else:
             paragraphs.append(_Paragraph(line))
+            last_article = number if starts_next else last_article
     texts = [para.text() for para in paragraphs]
     texts = _without_contents(texts)
     seen: set[str] = set()
@@ -311,7 +323,29 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     open_clause = prev.last in "，、,（("  # a line ending on a comma always continues
     if not open_clause and (prev.length < _SENTENCE_BREAK_MIN or prev.last in _END_PUNCT or not prev.has_clause):
         return False
-    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%"
+    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%。；："
+
+
+_WRAP_MIN = 10  # lines shorter than this say nothing about a wrap width
+
+
+def wrap_width(lines: list[str]) -> int:
+    """The width a text was hard-wrapped at (a .txt with every line cut at 35 characters, mid
+    sentence), or 0: most long lines are that long, hardly any longer."""
+    lengths = [len(line) for line in lines if len(line) >= _WRAP_MIN]
+    if len(lengths) < 8:
+        return 0
+    width = Counter(lengths).most_common(1)[0][0]
+    full = sum(abs(n - width) <= 1 for n in lengths)
+    longer = sum(n > width + 1 for n in lengths)
+    return width + 1 if full >= 0.3 * len(lengths) and longer <= 0.05 * len(lengths) else 0
+
+
+def _wrapped(prev: _Paragraph, line: str, width: int) -> bool:
+    """In hard-wrapped text, a full line that does not end a sentence goes on in the next, even
+    when that starts like an article out of order (依照本法 / 第十条规定的); a heading starts afresh."""
+    history = FULL_DATE.match(line) and FULL_DATE.match(prev.parts[0])  # 1993年2月22日 …修正 after 1982年…通过
+    return bool(width) and prev.last_line >= width - 2 and prev.last not in _END_PUNCT and not is_heading(line) and not history
 
 
 # ---------------------------------------------------------------- metadata

@@ -118,6 +118,26 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def is_bare_label(line: str) -> bool:
+    """第一条 (or 第 5 条) alone on its line, its text on the next, as some sites lay laws out."""
+    m = ARTICLE_START.match(line.strip())
+    return bool(m) and m.end() == len(line.strip())
+
+
+def article_number(line: str) -> tuple[int, int] | None:
+    """(number, 之N) of the article ``line`` starts, or None."""
+    m = ARTICLE_START.match(line.strip())
+    return (cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0) if m and cn_number(m.group(1)) else None
+
+
+def next_article(previous: tuple[int, int] | None, number: tuple[int, int]) -> bool:
+    """Whether article ``number`` comes next after ``previous`` (None: no article yet): a line
+    opening with another number is a cross-reference cut at its start (依照本法 / 第十条规定的)."""
+    if previous is None:
+        return True
+    return number == (previous[0] + 1, 0) or (number[0] == previous[0] and number[1] > previous[1])
+
+
 def is_heading(line: str) -> bool:
     line = line.strip()
     if len(line) > 40 or (line and line[-1] in _END):

@@ -122,6 +122,38 @@ def test_a_table_of_contents_is_no_chapter():
     assert dict(p[:2] for p in passages(text))["第三条"] == "第二章 注册商标的续展、变更、转让和使用许可 › 第一节 一般规定"
 
 
+def article_passages(text: str, name: str = "law.txt") -> list[tuple[str, str, str]]:
+    return [p for p in passages(text, name) if p[0]]
+
+
+def test_a_hard_wrapped_law_reads_as_the_shipped_one():
+    """A .txt with every line cut at 35 characters: the lines of an article are joined again,
+    also where a cut leaves a line starting with a cross-reference (第二十六条第五款、…) or
+    with 。, and no article is lost or invented."""
+    shipped = (SHIPPED / "laws" / "专利法实施细则(2023-12-11).md").read_text(encoding="utf-8")
+    head, body = shipped.split("<!-- INFO END -->")
+    lines = []
+    for line in as_published(body):
+        lines += [line[i:i + 35] for i in range(0, len(line), 35)]
+    wrapped = "\n".join([*as_published(head), *lines])
+    assert any(re.match(r"第[一二三四五六七八九十]+条[^\u3000]", line) for line in lines)  # a cross-reference starts a line
+    assert article_passages(wrapped) == article_passages(shipped, "laws/专利法实施细则.md")
+
+
+def test_labels_alone_on_their_line_or_in_arabic_numerals():
+    """第一条 on a line of its own, its text on the next, reads as 第一条 followed by its text
+    (not a 款 that is only the label); 第 5 条 is article 5."""
+    lines = as_published(LAW)
+    bare = "\n".join(part for line in lines for part in re.split(r"(?<=条)\u3000", line, maxsplit=1))
+    arabic = "\n\n".join(re.sub(r"^第([一二三四])条", lambda m: f"第 {cn_number(m.group(1))} 条", line) for line in lines)
+    expected = article_passages(LAW, "law.md")
+    assert article_passages(bare) == expected
+    assert [p[:2] for p in article_passages(arabic)] == [p[:2] for p in expected]
+    doc = parse_document(bare, "law.txt")
+    assert doc.text.count("第三条之一 有下列情形") == 1 and doc.date == "2023-12-11"
+    assert all(len(p.paragraphs) == 1 for p in parse_articles(doc.text)[:3])
+
+
 def test_news_pages_keep_length_chunking():
     docs, _ = load_corpus(CORPUS)
     chunks, _ = chunk_documents(docs, 300, 60, 12, article_size=500)
