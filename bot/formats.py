@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from pathlib import Path
 
 PAGE_MARK = "\ue000"  # private-use character: never in real text, not whitespace
@@ -37,7 +38,7 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
         reader = PdfReader(str(path))
         if len(reader.pages) > max_pages:
             raise ValueError(f"PDF has {len(reader.pages)} pages, over the {max_pages}-page limit")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = without_running_lines([(page.extract_text() or "").strip() for page in reader.pages])
         info = reader.metadata or {}
         meta = {}
         if file_title(getattr(info, "title", None)):
@@ -54,6 +55,46 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
     if not any(pages):
         raise ValueError("PDF has no extractable text (scanned images need OCR first)")
     return "\n".join(f"{p}\n{PAGE_MARK}" for p in pages), meta
+
+
+_EDGE_LINES = 2  # a running head or foot is among the first or last lines of a page
+_DIGITS = re.compile(r"[0-9０-９]+")
+
+
+def _furniture_key(line: str) -> str:
+    """A line as it repeats from page to page: page numbers (- 3 -, 第 3 页 共 10 页) vary."""
+    return _DIGITS.sub("#", re.sub(r"\s+", "", line))
+
+
+def without_running_lines(pages: list[str]) -> list[str]:
+    """Pages without their running heads and feet (the law's title or 国务院公报 on top of every
+    page, a page number below): a line at the edge of at least half the pages, numbers aside."""
+    paged = [[line for line in page.split("\n") if line.strip()] for page in pages]
+    at_edges = Counter(key for lines in paged
+                       for key in {_furniture_key(line) for line in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]})
+    running = {key for key, n in at_edges.items() if n >= max(2, len(pages) / 2)}
+    if not running:
+        return pages
+    out = []
+    for lines in paged:
+        top = range(min(_EDGE_LINES, len(lines)))
+        bottom = range(len(lines) - 1, max(len(lines) - 1 - _EDGE_LINES, -1), -1)
+        drop = {i for edge in (top, bottom) for i in _running_at(lines, edge, running)}
+        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+    return out
+
+
+def _running_at(lines: list[str], edge: range, running: set[str]) -> list[int]:
+    """The running lines at one edge of a page, outermost first; a line repeating one of them
+    (page 1's title under the same running head) is the page's own."""
+    found, keys = [], set()
+    for i in edge:
+        key = _furniture_key(lines[i])
+        if key not in running or key in keys:
+            break
+        found.append(i)
+        keys.add(key)
+    return found
 
 
 def check_zip(path: Path, max_unpacked_bytes: int, max_parts: int) -> None:

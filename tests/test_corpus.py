@@ -46,6 +46,12 @@ def test_a_sentence_naming_a_furniture_word_is_text():
         f"（一）名称；\n\n{item}\n\n（三）发明人的姓名；"
 
 
+@pytest.mark.parametrize("page", ["- 3 -", "第 3 页 共 10 页", "第3页，共10页", "3 / 10"])
+def test_page_number_lines_are_furniture(page):
+    assert clean_text(f"第一条 为了保护权利人，制定本条例。\n{page}\n第二条 本条例自公布之日起施行。") == \
+        "第一条 为了保护权利人，制定本条例。\n\n第二条 本条例自公布之日起施行。"
+
+
 def test_mojibake_runs_are_dropped(seed_docs):
     text = seed_docs["national-ip-service-clusters-zh-hant"].text
     assert "?!" not in text and "?;" not in text

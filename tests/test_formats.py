@@ -65,6 +65,23 @@ def test_pdf_text_pages_and_metadata(office_corpus):
     assert len(pdf.extra["page_starts"]) == 2
 
 
+def test_running_heads_and_page_numbers_stay_out_of_articles(tmp_path):
+    """A gazette's law PDF: 国务院公报 atop every page (the law's title atop page 1 under it),
+    第 N 页 共 3 页 below; an article running across pages reads on without them."""
+    from bot.chunking import chunk_documents
+
+    pages = [["某某保护条例", "2023年12月11日 国务院令第777号公布", "第一条 为了保护权利人，制定本条例。",
+              "第二条 权利人可以许可他人使用，"],
+             ["应当订立书面合同。", "第三条 许可合同应当备案。"],
+             ["第四条 本条例自2024年1月20日起施行。"]]
+    make_pdf(tmp_path / "law.pdf", [["国务院公报", *lines, f"第 {n} 页 共 3 页"] for n, lines in enumerate(pages, 1)])
+    (doc,), _ = load_corpus(tmp_path)
+    assert doc.title == "某某保护条例" and doc.date == "2023-12-11" and doc.statute
+    assert "国务院公报" not in doc.text and "共 3 页" not in doc.text
+    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
+    assert [c.text for c in chunks if c.article == "第二条"] == ["第二条 权利人可以许可他人使用，应当订立书面合同。"]
+
+
 def test_docx_paragraphs_and_tables(office_corpus):
     docs, _ = load_corpus(office_corpus)
     word = next(d for d in docs if d.doc_id == "rizhao-notice.docx")
