@@ -29,7 +29,7 @@ from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
 from .places import guess_region
 from .statute import (FULL_DATE, article_number, contents_end, doc_type_of, is_bare_label, is_heading, is_legal_title, is_statute,
-                      next_article, parse_articles, region_of, version_dates)
+                      named_as_law, next_article, parse_articles, region_of, statute_title, version_dates)
 
 log = logging.getLogger(__name__)
 
@@ -412,6 +412,9 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
     articles = parse_articles(clean)  # once: both checks below read it
     statute = is_statute(clean, articles=articles)
+    if statute and not _meta_str(meta, "title") and not named_as_law(title):
+        # a guess that is no law's name: an order before the law, a title broken over two lines
+        title = statute_title(clean[: articles[0].start]) or title
     if statute:  # a law's own history lines and title say its version, type and region, not
         # the file's properties (a PDF's creation date is when it was exported)
         version, effective = version_dates(clean, path, articles)

@@ -333,6 +333,38 @@ def is_legal_title(title: str) -> bool:
     return t.startswith(("最高人民法院", "最高人民检察院")) or bool(_LEGAL_FORM.search(t))
 
 
+_TITLE_MAX = 60
+
+
+def _title_line(paragraph: str) -> bool:
+    """A line that may be (part of) a title: short, no sentence or clause punctuation, no date."""
+    p = paragraph.strip()
+    return 0 < len(p) <= _TITLE_MAX and not re.search(r"[。，；：:,;]", p) and not FULL_DATE.search(p) and not is_heading(p)
+
+
+def named_as_law(title: str) -> bool:
+    """Whether ``title`` ends as laws are named (…法, …条例, …的解释（二）)."""
+    return bool(_LEGAL_FORM.search(re.sub(r"\s+", "", to_simplified(title))))
+
+
+def statute_title(preamble: str) -> str:
+    """The law's own title in the text before its first article, "" when none is found: the first
+    title-like line ending as laws are named (…条例, …的解释), joined with the line before when a
+    long title is broken over two (最高人民法院关于审理…案件 / 适用法律若干问题的解释). A promulgation
+    order before it (中华人民共和国国务院令 第706号 … 总理 李强) is passed over."""
+    paragraphs = [p.strip() for p in preamble.split("\n\n")]
+    for i, para in enumerate(paragraphs):
+        if not _title_line(para) or not named_as_law(para):
+            continue
+        before = paragraphs[i - 1] if i else ""
+        joined = before + para
+        if before and _title_line(before) and not named_as_law(before) and len(joined) <= _TITLE_MAX \
+                and re.search(r"关于|[省市县区]|中华人民共和国|最高人民", before):
+            return joined
+        return para
+    return ""
+
+
 def region_of(title: str) -> str:
     """The province, city or district a local regulation's title (or its issuer) names, else 全国."""
     return _place_named(_issuer_and_law(title)) or "全国"
@@ -380,7 +412,7 @@ def _line_at(text: str, pos: int) -> str:
     return text[text.rfind("\n", 0, pos) + 1:].split("\n", 1)[0].strip()
 
 
-_ORDER_PUBLISHES = re.compile(r"现予(?:公布|发布|印发|颁布)")
+_ORDER_PUBLISHES = re.compile(r"现(?:予|将[^。]{0,60}?)(?:公布|发布|印发|颁布)")  # 现将修订后的《…》公布
 _TAKES_EFFECT = re.compile(r"[\s\u3000]*起?[\s\u3000]*(?:施行|生效)")
 # 本法自公布之日起施行 / 本办法自发布之日起施行: in force on the day the text is published
 _FROM_PUBLICATION = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自(?:公布|发布|颁布|印发)之日起(?:施行|生效)")

@@ -154,6 +154,29 @@ def test_labels_alone_on_their_line_or_in_arabic_numerals():
     assert all(len(p.paragraphs) == 1 for p in parse_articles(doc.text)[:3])
 
 
+ORDER = """中华人民共和国国务院令
+第706号
+《专利代理条例》已经2018年11月6日国务院第31次常务会议修订通过，现将修订后的《专利代理条例》公布，自2019年3月1日起施行。
+总理　李克强
+2018年11月6日
+"""
+
+
+@pytest.mark.parametrize("law, head, dates", [
+    # a promulgation order before the law: the law's title, the order's dates
+    ("专利代理条例(2018-11-06).md", ORDER + "专利代理条例", ("2018-11-06", "2019-03-01")),
+    # a long title broken over two lines
+    ("最高人民法院关于审理侵害知识产权民事案件适用惩罚性赔偿的解释(2021-03-02).md",
+     "最高人民法院关于审理侵害知识产权民事案件\n适用惩罚性赔偿的解释\n（2021年2月7日最高人民法院审判委员会第1831次会议通过）",
+     ("2021-02-07", "2021-03-03")),
+])
+def test_the_title_is_the_laws_own(law, head, dates):
+    shipped = parse_document((SHIPPED / "laws" / law).read_text(encoding="utf-8"), law, f"laws/{law}")
+    body = (SHIPPED / "laws" / law).read_text(encoding="utf-8").split("<!-- INFO END -->")[1]
+    doc = parse_document("\n".join([head, *as_published(body)]), "law.txt")
+    assert doc.statute and (doc.title, doc.date, doc.effective, doc.doc_type) == (shipped.title, *dates, shipped.doc_type)
+
+
 def test_news_pages_keep_length_chunking():
     docs, _ = load_corpus(CORPUS)
     chunks, _ = chunk_documents(docs, 300, 60, 12, article_size=500)
