@@ -187,7 +187,7 @@ def parse_articles(text: str) -> list[Article]:
             current = None
             continue
         m = ARTICLE_START.match(line)
-        if m and cn_number(m.group(1)):
+        if m and cn_number(m.group(1)) and not _cites_out_of_order(current, line, m):
             current = Article(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0,
                               tuple(h[1] for h in headings), [Paragraph(start, end)])
             articles.append(current)
@@ -195,6 +195,18 @@ def parse_articles(text: str) -> list[Article]:
             item = ITEM_START.match(line)
             current.paragraphs.append(Paragraph(start, end, cn_number(item.group(1)) if item else 0))
     return articles
+
+
+# what follows an article number cited, not an article's label: 第十条规定的 / 第十条所称 / 第十条、第十一条
+_CITING = re.compile(rf"[\s\u3000]*(?:规定|所称|所列|的规定|[、和及或至]|第{_SP}[{_NUM}]+{_SP}[款项])")
+
+
+def _cites_out_of_order(current: Article | None, line: str, m: re.Match) -> bool:
+    """A paragraph of ``current`` that opens with a cross-reference (a hard wrap before 第十条规定的…):
+    the number is not the next article's and what follows it cites rather than states."""
+    number = (cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
+    return (current is not None and not next_article((current.number, current.sub), number)
+            and bool(_CITING.match(line, m.end())))
 
 
 def is_statute(text: str, min_articles: int = 3, articles: list[Article] | None = None) -> bool:

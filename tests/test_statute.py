@@ -140,6 +140,15 @@ def test_a_hard_wrapped_law_reads_as_the_shipped_one():
     assert article_passages(wrapped) == article_passages(shipped, "laws/专利法实施细则.md")
 
 
+def test_a_line_opening_with_a_cross_reference_is_no_article():
+    """A line cut before 第十条规定的… (依照本法 / 第十条规定的方式) continues its article: the number is
+    not the next one and what follows it cites; the next article in order still starts afresh."""
+    text = LAW.replace("第三条 权利人可以许可他人使用。", "第三条 权利人可以依照本条例\n第十条规定的方式许可他人使用。")
+    arts = article_passages(text, "law.md")
+    assert [a[0] for a in arts] == ["第一条", "第二条", "第三条", "第三条之一", "第四条"]
+    assert arts[2][2] == "第三条权利人可以依照本条例第十条规定的方式许可他人使用。"
+
+
 def test_labels_alone_on_their_line_or_in_arabic_numerals():
     """第一条 on a line of its own, its text on the next, reads as 第一条 followed by its text
     (not a 款 that is only the label); 第 5 条 is article 5."""
