@@ -399,7 +399,7 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     preamble = text[: articles[0].start] if articles else text[:2000]
     version, effective = "", ""
     for m in FULL_DATE.finditer(preamble):
-        if _TAKES_EFFECT.match(preamble, m.end()):
+        if _TAKES_EFFECT.match(preamble, m.end()) or _EFFECTIVE_LABEL.search(preamble, max(0, m.start() - 12), m.start()):
             # the law's own: a history line, or the order that publishes it (现予公布，自…起施行),
             # not a preamble's account of another law (商标法修改决定…自2001年12月1日起施行)
             line = _line_at(preamble, m.start())
@@ -425,7 +425,8 @@ def _line_at(text: str, pos: int) -> str:
 
 
 _ORDER_PUBLISHES = re.compile(r"现(?:予|将[^。]{0,60}?)(?:公布|发布|印发|颁布)")  # 现将修订后的《…》公布
-_TAKES_EFFECT = re.compile(r"[\s\u3000]*起?[\s\u3000]*(?:施行|生效)")
+_TAKES_EFFECT = re.compile(r"[ \t\u3000]*起?[ \t\u3000]*(?:施行|生效)")
+_EFFECTIVE_LABEL = re.compile(r"(?:施行|生效|实施)(?:日期|时间)[ \t\u3000]*[:：]?[ \t\u3000]*$")  # 施行日期：2024年1月20日
 # 本法自公布之日起施行 / 本办法自发布之日起施行: in force on the day the text is published
 _FROM_PUBLICATION = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自(?:公布|发布|颁布|印发)之日起(?:施行|生效)")
 
