@@ -281,7 +281,7 @@ def clean_text(text: str) -> str:
             continue
         number = article_number(line)
         starts_next = number is not None and next_article(last_article, number)
-        if paragraphs and is_bare_label(paragraphs[-1].text()):  # 第一条 on a line of its own
+        if paragraphs and len(paragraphs[-1].parts) == 1 and is_bare_label(paragraphs[-1].parts[0]):  # 第一条 alone
             paragraphs[-1].add(" " + line)
         elif paragraphs and not starts_next and (_broken_by_page(paragraphs[-1], line) or _wrapped(paragraphs[-1], line, width)):
             paragraphs[-1].add(line)
