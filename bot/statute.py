@@ -431,10 +431,15 @@ _EFFECTIVE_LABEL = re.compile(r"(?:施行|生效|实施)(?:日期|时间)[ \t\u3
 _FROM_PUBLICATION = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自(?:公布|发布|颁布|印发)之日起(?:施行|生效)")
 
 
+# where a one-line history (（1984年3月12日…通过　根据1992年9月4日…修正）) passes to its next event
+_NEXT_EVENT = re.compile(r"[ \t\u3000]+(?=(?:根据)?(?:19|20)\d{2}\s*年)")
+
+
 def history_lines(preamble: str) -> list[str]:
-    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first."""
-    lines = [line.strip(" \t（()）") for line in preamble.splitlines()]
-    return [line for line in lines if FULL_DATE.match(line) and len(line) < 200]
+    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first; a
+    history written in one parenthesised line gives one line per event."""
+    lines = [event.strip(" \t\u3000（()）") for line in preamble.splitlines() for event in _NEXT_EVENT.split(line)]
+    return [line for line in lines if FULL_DATE.match(line, 2 if line.startswith("根据") else 0) and len(line) < 200]
 
 
 IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自[^。；]{0,30}?起(?:施行|生效)[^。]*。?")

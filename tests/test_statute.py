@@ -18,8 +18,8 @@ from bot.query import analyse, sub_questions, subject_swapped
 from bot.retrieval import Hit
 from bot.refusal import evidence_strength
 from bot.selection import Candidate, candidates, choose, key_figure
-from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
-                         region_of, sanctioned_articles, subject_of, version_dates, version_key)
+from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, history_lines, paragraph_at,
+                         parse_articles, region_of, sanctioned_articles, subject_of, version_dates, version_key)
 
 from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
@@ -233,6 +233,15 @@ ARTICLES = "第一条 为了保护权利人，制定本条例。\n\n第二条 �
 ])
 def test_version_and_effective_dates_as_other_sources_write_them(preamble, in_force, dates):
     assert version_dates(f"某某条例\n\n{preamble}\n\n" + ARTICLES.format(in_force=in_force)) == dates
+
+
+def test_a_one_line_history_lists_each_event():
+    """修改过几次 counts the events of a history written in one parenthesised line."""
+    line = ("（1984年3月12日第六届全国人民代表大会常务委员会第四次会议通过　根据1992年9月4日第七届全国人民代表大会常务委员会"
+            "第二十七次会议《关于修改〈中华人民共和国专利法〉的决定》第一次修正　2020年10月17日第十三届全国人民代表大会常务委员会"
+            "第二十二次会议《关于修改〈中华人民共和国专利法〉的决定》第四次修正）")
+    events = history_lines(f"中华人民共和国专利法\n\n{line}\n\n")
+    assert [e[:10] for e in events] == ["1984年3月12日", "根据1992年9月4", "2020年10月17"] and events[-1].endswith("第四次修正")
 
 
 def test_title_patterns():
