@@ -412,8 +412,9 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
     articles = parse_articles(clean)  # once: both checks below read it
     statute = is_statute(clean, articles=articles)
-    if statute and not _meta_str(meta, "title") and not named_as_law(title):
-        # a guess that is no law's name: an order before the law, a title broken over two lines
+    if statute and not _meta_str(given, "title") and not named_as_law(title):
+        # a file property or a guess that is no law's name (国务院公报, an order before the law,
+        # a title broken over two lines): the law's text names it
         title = statute_title(clean[: articles[0].start]) or title
     if statute:  # a law's own history lines and title say its version, type and region, not
         # the file's properties (a PDF's creation date is when it was exported)

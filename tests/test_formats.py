@@ -74,7 +74,8 @@ def test_running_heads_and_page_numbers_stay_out_of_articles(tmp_path):
               "第二条 权利人可以许可他人使用，"],
              ["应当订立书面合同。", "第三条 许可合同应当备案。"],
              ["第四条 本条例自2024年1月20日起施行。"]]
-    make_pdf(tmp_path / "law.pdf", [["国务院公报", *lines, f"第 {n} 页 共 3 页"] for n, lines in enumerate(pages, 1)])
+    make_pdf(tmp_path / "law.pdf", [["国务院公报", *lines, f"第 {n} 页 共 3 页"] for n, lines in enumerate(pages, 1)],
+             title="国务院公报2023年第35号")  # the file's title property names the gazette, not the law
     (doc,), _ = load_corpus(tmp_path)
     assert doc.title == "某某保护条例" and doc.date == "2023-12-11" and doc.statute
     assert "国务院公报" not in doc.text and "共 3 页" not in doc.text
