@@ -172,7 +172,7 @@ class ListNumbering:
             root = document.part.numbering_part.element
         except (KeyError, NotImplementedError, AttributeError):  # no numbering part: nothing numbered
             return
-        abstract = {a.get(_W + "abstractNumId"): {int(lvl.get(_W + "ilvl", "0")): _level(lvl) for lvl in a.iter(_W + "lvl")}
+        abstract = {a.get(_W + "abstractNumId"): {_number(lvl.get(_W + "ilvl"), 0): _level(lvl) for lvl in a.iter(_W + "lvl")}
                     for a in root.iter(_W + "abstractNum")}
         for num in root.iter(_W + "num"):
             ref = num.find(_W + "abstractNumId")
@@ -196,8 +196,12 @@ def _level(lvl: object) -> tuple[str, str, int]:
     def val(name: str, default: str) -> str:
         node = lvl.find(_W + name)
         return node.get(_W + "val", default) if node is not None else default
-    start = val("start", "1")
-    return val("numFmt", "decimal"), val("lvlText", ""), int(start) if start.isdigit() else 1
+    return val("numFmt", "decimal"), val("lvlText", ""), _number(val("start", "1"), 1)
+
+
+def _number(value: str | None, default: int) -> int:
+    """A count or level as Word writes it, ``default`` for anything else (a broken file)."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 7 else default
 
 
 def _format(levels: dict, counts: dict, ilvl: int) -> str:
@@ -212,8 +216,8 @@ def _num_pr(paragraph: object) -> tuple[str | None, int]:
         num_pr = ppr.find(_W + "numPr") if ppr is not None else None
         if num_pr is not None:
             num_id, ilvl = num_pr.find(_W + "numId"), num_pr.find(_W + "ilvl")
-            level = ilvl.get(_W + "val", "0") if ilvl is not None else "0"
-            return (num_id.get(_W + "val") if num_id is not None else None), int(level) if level.isdigit() else 0
+            level = _number(ilvl.get(_W + "val") if ilvl is not None else None, 0)
+            return (num_id.get(_W + "val") if num_id is not None else None), level
     return None, 0
 
 
