@@ -158,7 +158,7 @@ def contents_end(paragraphs: list[str]) -> int:
     entries: list[str] = []
     for para in paragraphs[1:]:
         entry = re.sub(r"[\s\u3000]+", "", _PAGE_REF.sub("", para.strip()))
-        if not entry or not is_heading(entry) or entry in entries:  # the body starts
+        if not entry or not is_heading(entry) or entry == (entries or [""])[0]:  # the body starts (its first chapter again)
             break
         entries.append(entry)
     return 1 + len(entries) if len(entries) >= 2 else 0
