@@ -327,6 +327,7 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
 
 
 _WRAP_MIN = 10  # lines shorter than this say nothing about a wrap width
+_WRAP_WIDTH_MIN = 20  # a list of names of one length (企业名单) is no wrapped text
 
 
 def wrap_width(lines: list[str]) -> int:
@@ -338,7 +339,8 @@ def wrap_width(lines: list[str]) -> int:
     width = Counter(lengths).most_common(1)[0][0]
     full = sum(abs(n - width) <= 1 for n in lengths)
     longer = sum(n > width + 1 for n in lengths)
-    return width + 1 if full >= 0.3 * len(lengths) and longer <= 0.05 * len(lengths) else 0
+    wrapped = width >= _WRAP_WIDTH_MIN and full >= 0.3 * len(lengths) and longer <= 0.05 * len(lengths)
+    return width + 1 if wrapped else 0
 
 
 def _wrapped(prev: _Paragraph, line: str, width: int) -> bool:

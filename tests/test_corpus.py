@@ -46,6 +46,11 @@ def test_a_sentence_naming_a_furniture_word_is_text():
         f"（一）名称；\n\n{item}\n\n（三）发明人的姓名；"
 
 
+def test_a_list_of_names_of_one_length_is_no_hard_wrapped_text():
+    names = [f"烟台市第{i:02d}号科技有限公司" for i in range(30)]
+    assert clean_text("\n".join(names)).split("\n\n") == names
+
+
 @pytest.mark.parametrize("page", ["- 3 -", "第 3 页 共 10 页", "第3页，共10页", "3 / 10"])
 def test_page_number_lines_are_furniture(page):
     assert clean_text(f"第一条 为了保护权利人，制定本条例。\n{page}\n第二条 本条例自公布之日起施行。") == \
