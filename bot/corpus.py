@@ -112,6 +112,7 @@ _MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\n]*\)")
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
 _URL = re.compile(r"https?://[^\s<>)\]\"'，。]+")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+_MD_QUOTE = re.compile(r"^ {0,3}(?:> ?)+(?=[^\s=])")  # > 1984年3月12日 …通过 (a history quoted), not >=
 # a web page names itself in its <h1>, or in <title> before the site's name (标题_栏目_网站)
 _HTML_H1 = re.compile(r"(?i)<\s*h1\b[^<>]*>((?:[^<]|<(?!\s*/\s*h1)){0,300})<\s*/\s*h1\s*>")
 _HTML_TITLE = re.compile(r"(?i)<\s*title\b[^<>]*>([^<]*)<\s*/\s*title\s*>")
@@ -212,7 +213,7 @@ def strip_markup(text: str) -> str:
     for line in text.splitlines():
         if "|" in line:  # a table row: one separator between filled cells, none at the ends
             line = " | ".join(cell.strip() for cell in line.split("|") if cell.strip())
-        line = _MD_HEADING.sub("", line)
+        line = _MD_HEADING.sub("", _MD_QUOTE.sub("", line))
         line = _MD_EMPHASIS.sub(r"\2", line)
         lines.append(line)
     return "\n".join(lines)

@@ -146,6 +146,7 @@ def is_heading(line: str) -> bool:
 
 
 _CONTENTS = re.compile(rf"^目{_SP}[录錄次]$")
+_BULLET = re.compile(r"^[-*+•·]\s*")  # - 第一章 总则, a Markdown list of links
 _PAGE_REF = re.compile(r"[\s\u3000.…·．]*[0-9０-９]*$")  # 第一章 总则 ……… 1
 
 
@@ -157,7 +158,7 @@ def contents_end(paragraphs: list[str]) -> int:
         return 0
     entries: list[str] = []
     for para in paragraphs[1:]:
-        entry = re.sub(r"[\s\u3000]+", "", _PAGE_REF.sub("", para.strip()))
+        entry = re.sub(r"[\s\u3000]+", "", _PAGE_REF.sub("", _BULLET.sub("", para.strip())))
         if not entry or not is_heading(entry) or entry == (entries or [""])[0]:  # the body starts (its first chapter again)
             break
         entries.append(entry)

@@ -186,6 +186,21 @@ def test_the_title_is_the_laws_own(law, head, dates):
     assert doc.statute and (doc.title, doc.date, doc.effective, doc.doc_type) == (shipped.title, *dates, shipped.doc_type)
 
 
+def test_a_markdown_law_from_another_source():
+    """Markdown as other sites write a law: the history quoted (> 2010年1月9日 通过), the contents a
+    list of links, each article a ### heading with its text below."""
+    out = []
+    for line in LAW.splitlines():
+        m = re.match(r"^(第[一二三四五六七八九十]+条(?:之[一二三四五六七八九十]+)?) (.*)$", line)
+        out += [f"### {m.group(1)}", "", m.group(2)] if m else [f"> {line}" if re.match(r"20\d\d年", line) else line]
+    chapters = [f"- [{line[3:]}](#{line[3:]})" for line in LAW.splitlines() if line.startswith("## ")]
+    text = "\n".join(out).replace("## 第一章 总则", "\n".join(["## 目录", "", *chapters, "", "## 第一章 总则"]), 1)
+    doc = parse_document(text, "law.md")
+    assert article_passages(text, "law.md") == article_passages(LAW, "law.md")
+    assert [p for p in passages(text, "law.md") if not p[0]] == [p for p in passages(LAW, "law.md") if not p[0]]
+    assert (doc.title, doc.date, doc.effective) == ("某某保护条例", "2023-12-11", "2024-01-20")
+
+
 def test_news_pages_keep_length_chunking():
     docs, _ = load_corpus(CORPUS)
     chunks, _ = chunk_documents(docs, 300, 60, 12, article_size=500)
