@@ -18,6 +18,7 @@ import hashlib
 import html
 import logging
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from .config import Settings
 from .formats import PAGE_MARK, first_line, read_docx, read_pdf, split_pages
 from .isolation import IsolatedParser
 from .places import guess_region
-from .statute import doc_type_of, is_legal_title, is_statute, parse_articles, region_of, version_dates
+from .statute import (FULL_DATE, article_number, contents_end, doc_type_of, is_bare_label, is_heading, is_legal_title, is_statute,
+                      named_as_law, next_article, parse_articles, region_of, statute_title, version_dates)
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +104,15 @@ _CELL_END = re.compile(r"(?i)<\s*/\s*t[dh]\s*>")
 _DROP_NAMES = ("script", "style", "noscript", "iframe", "head")
 _DROP_OPEN = re.compile(r"(?i)<\s*(%s)\b[^<>]*>" % "|".join(_DROP_NAMES))
 _DROP_CLOSE = {name: re.compile(r"(?i)<\s*/\s*%s\s*>" % name) for name in _DROP_NAMES}
-_TAG = re.compile(r"<[^<>\n]{0,2000}>")
+# a tag opens with a name (or /, !, ?); <中华人民共和国商标法> is a law named in angle brackets
+_TAG = re.compile(r"<(?=\s*[/!?A-Za-z])[^<>\n]{0,2000}>")
+_ANGLED_NAME = re.compile(r"<([\u4e00-\u9fff][^<>\n]{0,80})>")
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\n]*\)")
 _MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\n]*\)")
 _AUTOLINK = re.compile(r"<(https?://[^<>\s]+)>")
 _URL = re.compile(r"https?://[^\s<>)\]\"'，。]+")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+_MD_QUOTE = re.compile(r"^ {0,3}(?:> ?)+(?=[^\s=])")  # > 1984年3月12日 …通过 (a history quoted), not >=
 # a web page names itself in its <h1>, or in <title> before the site's name (标题_栏目_网站)
 _HTML_H1 = re.compile(r"(?i)<\s*h1\b[^<>]*>((?:[^<]|<(?!\s*/\s*h1)){0,300})<\s*/\s*h1\s*>")
 _HTML_TITLE = re.compile(r"(?i)<\s*title\b[^<>]*>([^<]*)<\s*/\s*title\s*>")
@@ -120,7 +125,7 @@ _BOILERPLATE = re.compile(
     r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|联系电话[:：]|通信地址|邮政编码|网站地图|联系我们|"
     r"上一篇|下一篇|责任编辑|^来源[:：]|打印本页|关闭窗口|^首页\s*[>＞»›/]|字体[:：]\s*[【\[]?\s*大|分享到[:：]?$|扫一扫.{0,10}手机|^\s*(Top|TOP|top)\s*$|^\s*文章来源|^\s*[（(]文章来源|"
     r"^\S{0,6}\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?$|"
-    r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页|/\s*\d{1,4})?[-—–\s]*$"  # page numbers
+    r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页\s*[,，]?\s*(共\s*\d{1,4}\s*页)?|/\s*\d{1,4})?[-—–\s]*$"  # page numbers (第 3 页 共 10 页)
 )
 _END_PUNCT = "。！？；：…”’」』）)!?;:"
 _SENTENCE_BREAK_MIN = 20  # a line this long without final punctuation was cut by a page break
@@ -199,6 +204,7 @@ def strip_markup(text: str) -> str:
     text = _CELL_END.sub(" | ", text)
     text = _BLOCK_TAGS.sub("\n", text)
     text = _AUTOLINK.sub(r"\1", text)
+    text = angled_names(text)
     text = _TAG.sub("", text)
     text = html.unescape(text)
     text = _MD_IMAGE.sub("", text)
@@ -207,18 +213,33 @@ def strip_markup(text: str) -> str:
     for line in text.splitlines():
         if "|" in line:  # a table row: one separator between filled cells, none at the ends
             line = " | ".join(cell.strip() for cell in line.split("|") if cell.strip())
-        line = _MD_HEADING.sub("", line)
+        line = _MD_HEADING.sub("", _MD_QUOTE.sub("", line))
         line = _MD_EMPHASIS.sub(r"\2", line)
         lines.append(line)
     return "\n".join(lines)
+
+
+def angled_names(text: str) -> str:
+    """A name in ASCII angle brackets, as plain-text laws write a law inside a title
+    (《关于修改<中华人民共和国商标法>的决定》), in 〈〉: it is no HTML tag to strip."""
+    return _ANGLED_NAME.sub(r"〈\1〉", text)
+
+
+_BODY_SENTENCE_MIN = 30  # a sentence this long, ended by 。 or ；, is text, whatever words it holds...
+_FURNITURE_LEAD = 8  # ...unless a furniture word comes within its first characters
 
 
 def is_boilerplate(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
-    if _BOILERPLATE.search(stripped):
-        return True
+    m = _BOILERPLATE.search(stripped)
+    if m:
+        # furniture opens its line (免责声明：…); a long sentence merely naming such a thing is
+        # text (专利法实施细则: 其名称或者姓名、地址、邮政编码、统一社会信用代码…；)
+        # (or a hard-wrapped line of it, its clause begun before the word)
+        sentence = stripped[-1] in "。；;" or "，" in stripped[:m.start()]
+        return not (m.start() >= _FURNITURE_LEAD and len(stripped) >= _BODY_SENTENCE_MIN and sentence)
     return bool(_URL.fullmatch(stripped))
 
 
@@ -226,16 +247,17 @@ class _Paragraph:
     """A paragraph being assembled from lines; what :func:`_broken_by_page` needs is kept up
     to date, so joining many lines costs linear, not quadratic, time."""
 
-    __slots__ = ("parts", "length", "last", "has_clause")
+    __slots__ = ("parts", "length", "last", "last_line", "has_clause")
 
     def __init__(self, line: str) -> None:
-        self.parts, self.length, self.last, self.has_clause = [], 0, "", False
+        self.parts, self.length, self.last, self.last_line, self.has_clause = [], 0, "", 0, False
         self.add(line)
 
     def add(self, line: str) -> None:
         self.parts.append(line)
         self.length += len(line)
         self.last = line[-1]
+        self.last_line = len(line)
         self.has_clause = self.has_clause or any(c in line for c in "，,。；;")
 
     def text(self) -> str:
@@ -248,24 +270,32 @@ def clean_text(text: str) -> str:
     text = strip_markup(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _MOJIBAKE.sub("", text)
     paragraphs: list[_Paragraph] = []
-    for line in text.split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    width = wrap_width(lines)
+    last_article: tuple[int, int] | None = None
+    for line in lines:
         if line == PAGE_MARK:  # a PDF page ends here: remember where, keep the paragraph open
             if paragraphs:
                 paragraphs[-1].parts.append(PAGE_MARK)
             continue
         if is_boilerplate(line):
             continue
-        if paragraphs and _broken_by_page(paragraphs[-1], line):
+        number = article_number(line)
+        starts_next = number is not None and next_article(last_article, number)
+        if paragraphs and len(paragraphs[-1].parts) == 1 and is_bare_label(paragraphs[-1].parts[0]):  # 第一条 alone
+            paragraphs[-1].add(" " + line)
+        elif paragraphs and not starts_next and (_broken_by_page(paragraphs[-1], line) or _wrapped(paragraphs[-1], line, width)):
             paragraphs[-1].add(line)
         else:
             paragraphs.append(_Paragraph(line))
+            last_article = number if starts_next else last_article
+    texts = [para.text() for para in paragraphs]
+    texts = _without_contents(texts)
     seen: set[str] = set()
     unique = []
-    for para in paragraphs:
-        p = para.text()
+    for p in texts:
         key = _SPACES.sub("", p)
-        if len(key) >= _SENTENCE_BREAK_MIN and key in seen:
+        if len(key) >= _SENTENCE_BREAK_MIN and key in seen and not is_heading(p):  # a heading may recur
             continue
         seen.add(key)
         unique.append(p)
@@ -273,6 +303,16 @@ def clean_text(text: str) -> str:
 
 
 _SPACES = re.compile(r"\s+")
+
+
+def _without_contents(paragraphs: list[str]) -> list[str]:
+    """The paragraphs without a law's table of contents (see :func:`contents_end`)."""
+    for i, para in enumerate(paragraphs):
+        if len(para) <= 4:  # 目录, 目 录: only a short paragraph can open one
+            n = contents_end(paragraphs[i:i + 200])
+            if n:
+                return paragraphs[:i] + paragraphs[i + n:]
+    return paragraphs
 
 
 def _broken_by_page(prev: _Paragraph, line: str) -> bool:
@@ -284,7 +324,31 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     open_clause = prev.last in "，、,（("  # a line ending on a comma always continues
     if not open_clause and (prev.length < _SENTENCE_BREAK_MIN or prev.last in _END_PUNCT or not prev.has_clause):
         return False
-    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%"
+    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%。；："
+
+
+_WRAP_MIN = 10  # lines shorter than this say nothing about a wrap width
+_WRAP_WIDTH_MIN = 20  # a list of names of one length (企业名单) is no wrapped text
+
+
+def wrap_width(lines: list[str]) -> int:
+    """The width a text was hard-wrapped at (a .txt with every line cut at 35 characters, mid
+    sentence), or 0: most long lines are that long, hardly any longer."""
+    lengths = [len(line) for line in lines if len(line) >= _WRAP_MIN]
+    if len(lengths) < 8:
+        return 0
+    width = Counter(lengths).most_common(1)[0][0]
+    full = sum(abs(n - width) <= 1 for n in lengths)
+    longer = sum(n > width + 1 for n in lengths)
+    wrapped = width >= _WRAP_WIDTH_MIN and full >= 0.3 * len(lengths) and longer <= 0.05 * len(lengths)
+    return width + 1 if wrapped else 0
+
+
+def _wrapped(prev: _Paragraph, line: str, width: int) -> bool:
+    """In hard-wrapped text, a full line that does not end a sentence goes on in the next, even
+    when that starts like an article out of order (依照本法 / 第十条规定的); a heading starts afresh."""
+    history = FULL_DATE.match(line) and FULL_DATE.match(prev.parts[0])  # 1993年2月22日 …修正 after 1982年…通过
+    return bool(width) and prev.last_line >= width - 2 and prev.last not in _END_PUNCT and not is_heading(line) and not history
 
 
 # ---------------------------------------------------------------- metadata
@@ -312,7 +376,7 @@ def normalise_date(value: object) -> str:
 def guess_title(raw_body: str, clean: str) -> str:
     for line in raw_body.splitlines():
         if re.match(r"^\s{0,3}#{1,6}\s+\S", line):
-            return _MD_HEADING.sub("", line).strip().strip("*")
+            return angled_names(_MD_HEADING.sub("", line).strip().strip("*"))
     for pattern in (_HTML_H1, _HTML_TITLE):  # a breadcrumb line may come first in the body
         m = pattern.search(raw_body[:200_000])
         title = " ".join(html.unescape(_TAG.sub("", m.group(1))).split()) if m else ""
@@ -351,6 +415,10 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     title = _one_line(html.unescape(title), MAX_TITLE_CHARS)
     articles = parse_articles(clean)  # once: both checks below read it
     statute = is_statute(clean, articles=articles)
+    if statute and not _meta_str(given, "title") and not named_as_law(title):
+        # a file property or a guess that is no law's name (国务院公报, an order before the law,
+        # a title broken over two lines): the law's text names it
+        title = statute_title(clean[: articles[0].start]) or title
     if statute:  # a law's own history lines and title say its version, type and region, not
         # the file's properties (a PDF's creation date is when it was exported)
         version, effective = version_dates(clean, path, articles)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from pathlib import Path
+
+from .statute import cn_numeral
 
 PAGE_MARK = "\ue000"  # private-use character: never in real text, not whitespace
 # what office tools write into a file's title property when nobody named it
@@ -37,7 +40,7 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
         reader = PdfReader(str(path))
         if len(reader.pages) > max_pages:
             raise ValueError(f"PDF has {len(reader.pages)} pages, over the {max_pages}-page limit")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = without_running_lines([(page.extract_text() or "").strip() for page in reader.pages])
         info = reader.metadata or {}
         meta = {}
         if file_title(getattr(info, "title", None)):
@@ -54,6 +57,46 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
     if not any(pages):
         raise ValueError("PDF has no extractable text (scanned images need OCR first)")
     return "\n".join(f"{p}\n{PAGE_MARK}" for p in pages), meta
+
+
+_EDGE_LINES = 2  # a running head or foot is among the first or last lines of a page
+_DIGITS = re.compile(r"[0-9０-９]+")
+
+
+def _furniture_key(line: str) -> str:
+    """A line as it repeats from page to page: page numbers (- 3 -, 第 3 页 共 10 页) vary."""
+    return _DIGITS.sub("#", re.sub(r"\s+", "", line))
+
+
+def without_running_lines(pages: list[str]) -> list[str]:
+    """Pages without their running heads and feet (the law's title or 国务院公报 on top of every
+    page, a page number below): a line at the edge of at least half the pages, numbers aside."""
+    paged = [[line for line in page.split("\n") if line.strip()] for page in pages]
+    at_edges = Counter(key for lines in paged
+                       for key in {_furniture_key(line) for line in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]})
+    running = {key for key, n in at_edges.items() if n >= max(2, len(pages) / 2)}
+    if not running:
+        return pages
+    out = []
+    for lines in paged:
+        top = range(min(_EDGE_LINES, len(lines)))
+        bottom = range(len(lines) - 1, max(len(lines) - 1 - _EDGE_LINES, -1), -1)
+        drop = {i for edge in (top, bottom) for i in _running_at(lines, edge, running)}
+        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+    return out
+
+
+def _running_at(lines: list[str], edge: range, running: set[str]) -> list[int]:
+    """The running lines at one edge of a page, outermost first; a line repeating one of them
+    (page 1's title under the same running head) is the page's own."""
+    found, keys = [], set()
+    for i in edge:
+        key = _furniture_key(lines[i])
+        if key not in running or key in keys:
+            break
+        found.append(i)
+        keys.add(key)
+    return found
 
 
 def check_zip(path: Path, max_unpacked_bytes: int, max_parts: int) -> None:
@@ -85,11 +128,14 @@ def read_docx(path: Path, max_unpacked_bytes: int = 64_000_000, max_parts: int =
     check_zip(path, max_unpacked_bytes, max_parts)
     try:
         document = docx.Document(str(path))
+        numbering = ListNumbering(document)
         lines = []
         for child in document.element.body.iterchildren():
             tag = child.tag.rsplit("}", 1)[-1]
             if tag == "p":
-                lines.append(Paragraph(child, document).text)
+                paragraph = Paragraph(child, document)
+                label = numbering.label(paragraph)
+                lines.append(f"{label} {paragraph.text}" if label else paragraph.text)
             elif tag == "tbl":
                 for row in Table(child, document).rows:
                     cells = [c.text.strip() for c in row.cells]
@@ -107,6 +153,72 @@ def read_docx(path: Path, max_unpacked_bytes: int = 64_000_000, max_parts: int =
     except Exception as exc:  # noqa: BLE001 - lxml, zlib, zipfile and python-docx errors alike
         raise ValueError(f"Word file cannot be read ({type(exc).__name__}: {first_line(exc)})") from exc
     return "\n\n".join(lines), meta
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_CHINESE_FORMATS = ("chineseCounting", "chineseCountingThousand", "chineseLegalSimplified", "ideographTraditional",
+                    "taiwaneseCounting", "taiwaneseCountingThousand", "ideographDigital")
+
+
+class ListNumbering:
+    """The numbers Word draws before numbered paragraphs (第%1条 in Chinese numerals, 1.): they
+    are in no paragraph's text, and a law whose articles are a numbered list has no 第N条 without
+    them. Counters run per list and level in document order, as Word counts them."""
+
+    def __init__(self, document: object) -> None:
+        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}  # numId -> ilvl -> (format, text, start)
+        self.counts: dict[str, dict[int, int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):  # no numbering part: nothing numbered
+            return
+        abstract = {a.get(_W + "abstractNumId"): {_number(lvl.get(_W + "ilvl"), 0): _level(lvl) for lvl in a.iter(_W + "lvl")}
+                    for a in root.iter(_W + "abstractNum")}
+        for num in root.iter(_W + "num"):
+            ref = num.find(_W + "abstractNumId")
+            if ref is not None:
+                self.levels[num.get(_W + "numId")] = abstract.get(ref.get(_W + "val"), {})
+
+    def label(self, paragraph: object) -> str:
+        """The number drawn before ``paragraph`` ("" when it has none), counting it."""
+        num_id, ilvl = _num_pr(paragraph)
+        levels = self.levels.get(num_id or "")
+        if not levels or ilvl not in levels or levels[ilvl][0] in ("bullet", "none"):
+            return ""
+        counts = self.counts.setdefault(num_id, {})
+        counts[ilvl] = counts.get(ilvl, levels[ilvl][2] - 1) + 1
+        for deeper in [k for k in counts if k > ilvl]:
+            del counts[deeper]  # a new item restarts the lists under it
+        return re.sub(r"%([1-9])", lambda m: _format(levels, counts, int(m.group(1)) - 1), levels[ilvl][1])
+
+
+def _level(lvl: object) -> tuple[str, str, int]:
+    def val(name: str, default: str) -> str:
+        node = lvl.find(_W + name)
+        return node.get(_W + "val", default) if node is not None else default
+    return val("numFmt", "decimal"), val("lvlText", ""), _number(val("start", "1"), 1)
+
+
+def _number(value: str | None, default: int) -> int:
+    """A count or level as Word writes it, ``default`` for anything else (a broken file)."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 7 else default
+
+
+def _format(levels: dict, counts: dict, ilvl: int) -> str:
+    n = counts.get(ilvl, levels.get(ilvl, ("", "", 1))[2])
+    return cn_numeral(n) if levels.get(ilvl, ("decimal",))[0] in _CHINESE_FORMATS else str(n)
+
+
+def _num_pr(paragraph: object) -> tuple[str | None, int]:
+    """The list (numId) and level of a paragraph, from its own properties or its style's."""
+    for holder in (paragraph._p, getattr(paragraph.style, "element", None)):
+        ppr = holder.find(_W + "pPr") if holder is not None else None
+        num_pr = ppr.find(_W + "numPr") if ppr is not None else None
+        if num_pr is not None:
+            num_id, ilvl = num_pr.find(_W + "numId"), num_pr.find(_W + "ilvl")
+            level = _number(ilvl.get(_W + "val") if ilvl is not None else None, 0)
+            return (num_id.get(_W + "val") if num_id is not None else None), level
+    return None, 0
 
 
 def first_line(exc: BaseException) -> str:

@@ -118,11 +118,51 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def is_bare_label(line: str) -> bool:
+    """第一条 (or 第 5 条) alone on its line, its text on the next, as some sites lay laws out."""
+    m = ARTICLE_START.match(line.strip())
+    return bool(m) and m.end() == len(line.strip())
+
+
+def article_number(line: str) -> tuple[int, int] | None:
+    """(number, 之N) of the article ``line`` starts, or None."""
+    m = ARTICLE_START.match(line.strip())
+    return (cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0) if m and cn_number(m.group(1)) else None
+
+
+def next_article(previous: tuple[int, int] | None, number: tuple[int, int]) -> bool:
+    """Whether article ``number`` comes next after ``previous`` (None: no article yet): a line
+    opening with another number is a cross-reference cut at its start (依照本法 / 第十条规定的)."""
+    if previous is None:
+        return True
+    return number == (previous[0] + 1, 0) or (number[0] == previous[0] and number[1] > previous[1])
+
+
 def is_heading(line: str) -> bool:
     line = line.strip()
     if len(line) > 40 or (line and line[-1] in _END):
         return False
     return bool(HEADING.match(line) or _BARE_HEADINGS.match(line))
+
+
+_CONTENTS = re.compile(rf"^目{_SP}[录錄次]$")
+_BULLET = re.compile(r"^[-*+•·]\s*")  # - 第一章 总则, a Markdown list of links
+_PAGE_REF = re.compile(r"[\s\u3000.…·．]*[0-9０-９]*$")  # 第一章 总则 ……… 1
+
+
+def contents_end(paragraphs: list[str]) -> int:
+    """How many paragraphs at the start of ``paragraphs`` are a table of contents (目录, then the
+    chapter headings it lists), or 0: listed before the body, its headings would be read as empty
+    chapters and the body's own headings as repeats."""
+    if not paragraphs or not _CONTENTS.match(paragraphs[0].strip()):
+        return 0
+    entries: list[str] = []
+    for para in paragraphs[1:]:
+        entry = re.sub(r"[\s\u3000]+", "", _PAGE_REF.sub("", _BULLET.sub("", para.strip())))
+        if not entry or not is_heading(entry) or entry == (entries or [""])[0]:  # the body starts (its first chapter again)
+            break
+        entries.append(entry)
+    return 1 + len(entries) if len(entries) >= 2 else 0
 
 
 def parse_articles(text: str) -> list[Article]:
@@ -148,7 +188,7 @@ def parse_articles(text: str) -> list[Article]:
             current = None
             continue
         m = ARTICLE_START.match(line)
-        if m and cn_number(m.group(1)):
+        if m and cn_number(m.group(1)) and not _cites_out_of_order(current, line, m):
             current = Article(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0,
                               tuple(h[1] for h in headings), [Paragraph(start, end)])
             articles.append(current)
@@ -156,6 +196,18 @@ def parse_articles(text: str) -> list[Article]:
             item = ITEM_START.match(line)
             current.paragraphs.append(Paragraph(start, end, cn_number(item.group(1)) if item else 0))
     return articles
+
+
+# what follows an article number cited, not an article's label: 第十条规定的 / 第十条所称 / 第十条、第十一条
+_CITING = re.compile(rf"[\s\u3000]*(?:规定|所称|所列|的规定|[、和及或至]|第{_SP}[{_NUM}]+{_SP}[款项])")
+
+
+def _cites_out_of_order(current: Article | None, line: str, m: re.Match) -> bool:
+    """A paragraph of ``current`` that opens with a cross-reference (a hard wrap before 第十条规定的…):
+    the number is not the next article's and what follows it cites rather than states."""
+    number = (cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
+    return (current is not None and not next_article((current.number, current.sub), number)
+            and bool(_CITING.match(line, m.end())))
 
 
 def is_statute(text: str, min_articles: int = 3, articles: list[Article] | None = None) -> bool:
@@ -294,6 +346,38 @@ def is_legal_title(title: str) -> bool:
     return t.startswith(("最高人民法院", "最高人民检察院")) or bool(_LEGAL_FORM.search(t))
 
 
+_TITLE_MAX = 60
+
+
+def _title_line(paragraph: str) -> bool:
+    """A line that may be (part of) a title: short, no sentence or clause punctuation, no date."""
+    p = paragraph.strip()
+    return 0 < len(p) <= _TITLE_MAX and not re.search(r"[。，；：:,;]", p) and not FULL_DATE.search(p) and not is_heading(p)
+
+
+def named_as_law(title: str) -> bool:
+    """Whether ``title`` ends as laws are named (…法, …条例, …的解释（二）)."""
+    return bool(_LEGAL_FORM.search(re.sub(r"\s+", "", to_simplified(title))))
+
+
+def statute_title(preamble: str) -> str:
+    """The law's own title in the text before its first article, "" when none is found: the first
+    title-like line ending as laws are named (…条例, …的解释), joined with the line before when a
+    long title is broken over two (最高人民法院关于审理…案件 / 适用法律若干问题的解释). A promulgation
+    order before it (中华人民共和国国务院令 第706号 … 总理 李强) is passed over."""
+    paragraphs = [p.strip() for p in preamble.split("\n\n")]
+    for i, para in enumerate(paragraphs):
+        if not _title_line(para) or not named_as_law(para):
+            continue
+        before = paragraphs[i - 1] if i else ""
+        joined = before + para
+        if before and _title_line(before) and not named_as_law(before) and len(joined) <= _TITLE_MAX \
+                and re.search(r"关于|[省市县区]|中华人民共和国|最高人民", before):
+            return joined
+        return para
+    return ""
+
+
 def region_of(title: str) -> str:
     """The province, city or district a local regulation's title (or its issuer) names, else 全国."""
     return _place_named(_issuer_and_law(title)) or "全国"
@@ -308,33 +392,55 @@ def version_dates(text: str, path: str = "", articles: list[Article] | None = No
     """(version date, effective date) of a statute.
 
     The version date is the date in the file name when there is one, else the latest
-    adoption/amendment date in the history lines before the first article; the effective
-    date is the one on a 施行 line.
+    adoption/amendment date before the first article (a government site puts the whole history
+    in one parenthesised line: every date in it counts); the effective date is a date followed
+    by 施行 there (2024年1月20日 施行, 自2024年1月20日起施行), else the in-force article's.
     """
     articles = parse_articles(text) if articles is None else articles
     preamble = text[: articles[0].start] if articles else text[:2000]
     version, effective = "", ""
-    for line in preamble.splitlines():
-        m = FULL_DATE.search(line)
-        if not m:
-            continue
-        if "施行" in line and len(line) < 40:
-            effective = max(effective, _iso(m))
+    for m in FULL_DATE.finditer(preamble):
+        if _TAKES_EFFECT.match(preamble, m.end()) or _EFFECTIVE_LABEL.search(preamble, max(0, m.start() - 12), m.start()):
+            # the law's own: a history line, or the order that publishes it (现予公布，自…起施行),
+            # not a preamble's account of another law (商标法修改决定…自2001年12月1日起施行)
+            line = _line_at(preamble, m.start())
+            if len(line) < 40 or _ORDER_PUBLISHES.search(line):
+                effective = max(effective, _iso(m))
         else:
             version = max(version, _iso(m))
+    amended = any(word in preamble for word in ("修正", "修订", "修改"))
     version = file_date(path) or version
     if not effective:
         # "本法自…起施行" in the last articles: the original date, so only when this version is not newer
-        m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", text)
+        body = text[len(preamble):]
+        m = re.search(r"自((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)起施行", body)
         found = date_in(m.group(1)) if m else ""
         effective = found if found >= version else ""
+        if not m and not amended and _FROM_PUBLICATION.search(body):  # the first text is in force when published
+            effective = version
     return version or effective, effective
 
 
+def _line_at(text: str, pos: int) -> str:
+    return text[text.rfind("\n", 0, pos) + 1:].split("\n", 1)[0].strip()
+
+
+_ORDER_PUBLISHES = re.compile(r"现(?:予|将[^。]{0,60}?)(?:公布|发布|印发|颁布)")  # 现将修订后的《…》公布
+_TAKES_EFFECT = re.compile(r"[ \t\u3000]*起?[ \t\u3000]*(?:施行|生效)")
+_EFFECTIVE_LABEL = re.compile(r"(?:施行|生效|实施)(?:日期|时间)[ \t\u3000]*[:：]?[ \t\u3000]*$")  # 施行日期：2024年1月20日
+# 本法自公布之日起施行 / 本办法自发布之日起施行: in force on the day the text is published
+_FROM_PUBLICATION = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自(?:公布|发布|颁布|印发)之日起(?:施行|生效)")
+
+
+# where a one-line history (（1984年3月12日…通过　根据1992年9月4日…修正）) passes to its next event
+_NEXT_EVENT = re.compile(r"[ \t\u3000]+(?=(?:根据)?(?:19|20)\d{2}\s*年)")
+
+
 def history_lines(preamble: str) -> list[str]:
-    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first."""
-    lines = [line.strip(" \t（()）") for line in preamble.splitlines()]
-    return [line for line in lines if FULL_DATE.match(line) and len(line) < 200]
+    """The dated lines before a statute's first article (通过, 修正, 公布…), oldest first; a
+    history written in one parenthesised line gives one line per event."""
+    lines = [event.strip(" \t\u3000（()）") for line in preamble.splitlines() for event in _NEXT_EVENT.split(line)]
+    return [line for line in lines if FULL_DATE.match(line, 2 if line.startswith("根据") else 0) and len(line) < 200]
 
 
 IN_FORCE = re.compile(r"本(?:法|条例|细则|规定|办法|决定|解释)自[^。；]{0,30}?起(?:施行|生效)[^。]*。?")

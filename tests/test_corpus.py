@@ -39,6 +39,24 @@ def test_furniture_is_removed(seed_docs, junk):
         assert junk not in doc.text, (doc.doc_id, junk)
 
 
+def test_a_sentence_naming_a_furniture_word_is_text():
+    """专利法实施细则第十九条's item lists 邮政编码 among what an application states: it is no page footer."""
+    item = "（二）申请人是中国单位或者个人的，其名称或者姓名、地址、邮政编码、统一社会信用代码或者身份证件号码；"
+    assert clean_text(f"（一）名称；\n{item}\n（三）发明人的姓名；\n通信地址：北京市海淀区 邮政编码：100088") == \
+        f"（一）名称；\n\n{item}\n\n（三）发明人的姓名；"
+
+
+def test_a_list_of_names_of_one_length_is_no_hard_wrapped_text():
+    names = [f"烟台市第{i:02d}号科技有限公司" for i in range(30)]
+    assert clean_text("\n".join(names)).split("\n\n") == names
+
+
+@pytest.mark.parametrize("page", ["- 3 -", "第 3 页 共 10 页", "第3页，共10页", "3 / 10"])
+def test_page_number_lines_are_furniture(page):
+    assert clean_text(f"第一条 为了保护权利人，制定本条例。\n{page}\n第二条 本条例自公布之日起施行。") == \
+        "第一条 为了保护权利人，制定本条例。\n\n第二条 本条例自公布之日起施行。"
+
+
 def test_mojibake_runs_are_dropped(seed_docs):
     text = seed_docs["national-ip-service-clusters-zh-hant"].text
     assert "?!" not in text and "?;" not in text
@@ -59,6 +77,14 @@ def test_headings_are_not_glued_to_body():
 
 def test_html_entities_and_tags():
     assert clean_text("<div>专利&amp;商标&nbsp;&lt;试点&gt;</div><script>alert(1)</script>") == "专利&商标 <试点>"
+
+
+def test_a_law_named_in_angle_brackets_keeps_its_name():
+    """Plain-text laws write a law inside a title in ASCII angle brackets: no HTML tag."""
+    doc = parse_document("# 山东省实施<中华人民共和国反不正当竞争法>办法\n\n"
+                         "1993年2月22日 《关于修改<中华人民共和国商标法>的决定》第一次修正<br>", "a.md")
+    assert doc.title == "山东省实施〈中华人民共和国反不正当竞争法〉办法"
+    assert "《关于修改〈中华人民共和国商标法〉的决定》第一次修正" in doc.text and "<br>" not in doc.text
 
 
 def test_web_table_cells_stay_apart():

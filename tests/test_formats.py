@@ -65,6 +65,62 @@ def test_pdf_text_pages_and_metadata(office_corpus):
     assert len(pdf.extra["page_starts"]) == 2
 
 
+def test_running_heads_and_page_numbers_stay_out_of_articles(tmp_path):
+    """A gazette's law PDF: 国务院公报 atop every page (the law's title atop page 1 under it),
+    第 N 页 共 3 页 below; an article running across pages reads on without them."""
+    from bot.chunking import chunk_documents
+
+    pages = [["某某保护条例", "2023年12月11日 国务院令第777号公布", "第一条 为了保护权利人，制定本条例。",
+              "第二条 权利人可以许可他人使用，"],
+             ["应当订立书面合同。", "第三条 许可合同应当备案。"],
+             ["第四条 本条例自2024年1月20日起施行。"]]
+    make_pdf(tmp_path / "law.pdf", [["国务院公报", *lines, f"第 {n} 页 共 3 页"] for n, lines in enumerate(pages, 1)],
+             title="国务院公报2023年第35号")  # the file's title property names the gazette, not the law
+    (doc,), _ = load_corpus(tmp_path)
+    assert doc.title == "某某保护条例" and doc.date == "2023-12-11" and doc.statute
+    assert "国务院公报" not in doc.text and "共 3 页" not in doc.text
+    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
+    assert [c.text for c in chunks if c.article == "第二条"] == ["第二条 权利人可以许可他人使用，应当订立书面合同。"]
+
+
+def test_word_list_numbers_are_part_of_the_text(tmp_path):
+    """A law in Word whose articles are a list numbered 第%1条 in Chinese numerals (the numbers are
+    in no paragraph's text) and whose chapters are Heading 1: cut by article like a Markdown law,
+    with a 第三条之一 typed by hand between the numbered ones."""
+    import docx
+    from docx.oxml import parse_xml
+
+    from bot.chunking import chunk_documents
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    d = docx.Document()
+    numbering = d.part.numbering_part.element
+    numbering.insert(0, parse_xml(f'<w:abstractNum {w} w:abstractNumId="90"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+                                  f'<w:numFmt w:val="chineseCounting"/><w:lvlText w:val="第%1条"/></w:lvl></w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {w} w:numId="90"><w:abstractNumId w:val="90"/></w:num>'))
+    d.add_heading("某某保护条例", 0)
+    d.add_paragraph("2023年12月11日 国务院令第777号公布")
+    for kind, text in [("h", "第一章 总则"), ("n", "为了保护权利人，制定本条例。"), ("n", "本条例所称权利，是指依法取得的权利。"),
+                       ("h", "第二章 许可"), ("n", "权利人可以许可他人使用。"), ("p", "第三条之一 许可应当书面进行。"),
+                       ("n", "本条例自公布之日起施行。")]:
+        if kind == "h":
+            d.add_heading(text, 1)
+            continue
+        paragraph = d.add_paragraph(text)
+        if kind == "n":
+            paragraph._p.get_or_add_pPr().append(parse_xml(f'<w:numPr {w}><w:ilvl w:val="0"/><w:numId w:val="90"/></w:numPr>'))
+    d.save(tmp_path / "law.docx")
+    (doc,), _ = load_corpus(tmp_path)
+    chunks, _ = chunk_documents([doc], 300, 60, 5, article_size=500)
+    assert [(c.article, c.path, c.text) for c in chunks if c.article] == [
+        ("第一条", "第一章 总则", "第一条 为了保护权利人，制定本条例。"),
+        ("第二条", "第一章 总则", "第二条 本条例所称权利，是指依法取得的权利。"),
+        ("第三条", "第二章 许可", "第三条 权利人可以许可他人使用。"),
+        ("第三条之一", "第二章 许可", "第三条之一 许可应当书面进行。"),
+        ("第四条", "第二章 许可", "第四条 本条例自公布之日起施行。")]
+    assert (doc.title, doc.date, doc.effective, doc.doc_type) == ("某某保护条例", "2023-12-11", "2023-12-11", "行政法规")
+
+
 def test_docx_paragraphs_and_tables(office_corpus):
     docs, _ = load_corpus(office_corpus)
     word = next(d for d in docs if d.doc_id == "rizhao-notice.docx")

@@ -3,6 +3,7 @@ and statute-shaped DOCX/PDF files; citations through the API."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -17,8 +18,8 @@ from bot.query import analyse, sub_questions, subject_swapped
 from bot.retrieval import Hit
 from bot.refusal import evidence_strength
 from bot.selection import Candidate, candidates, choose, key_figure
-from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, paragraph_at, parse_articles,
-                         region_of, sanctioned_articles, subject_of, version_dates, version_key)
+from bot.statute import (article_refs, cited_paragraphs, cn_number, cn_numeral, doc_type_of, history_lines, paragraph_at,
+                         parse_articles, region_of, sanctioned_articles, subject_of, version_dates, version_key)
 
 from bot.text import coverage, match_form
 from conftest import CORPUS, SHIPPED
@@ -94,6 +95,112 @@ def test_one_passage_per_article_and_long_articles_keep_their_lead():
     assert "有下列情形之一的" in pieces[1].embedding_text()
 
 
+def passages(text: str, name: str = "law.txt") -> list[tuple[str, str, str]]:
+    """(article, chapter path, text without spaces) of each passage of a law written as ``text``."""
+    chunks, _ = chunk_documents([parse_document(text, name, name)], 300, 60, 5, article_size=500)
+    return [(c.article, c.path, re.sub(r"[\s\u3000]", "", c.text)) for c in chunks]
+
+
+def as_published(law: str) -> list[str]:
+    """``law`` (Markdown) as its lines read on a government site: plain title and headings, a
+    full-width space after each label."""
+    lines = [re.sub(r"^#+\s*", "", line) for line in law.splitlines() if line.strip()]
+    return [re.sub(r"^(第[一二三四五六七八九十]+[条章节](?:之[一二三四五六七八九十]+)?) ", "\\1\u3000", line) for line in lines]
+
+
+LONG_CHAPTER = LAW.replace("第二章 许可", "第二章 注册商标的续展、变更、转让和使用许可")
+
+
+def test_a_table_of_contents_is_no_chapter():
+    """目录 listing the chapters before the body: the body's headings are not dropped as repeats
+    of the listed ones (a long chapter name was), nor is the list a passage."""
+    lines = as_published(LONG_CHAPTER)
+    chapters = [line for line in lines if re.match(r"第.[章节]", line)] + ["第一节 一般规定"]  # a section name recurs
+    body = lines.index(chapters[0])
+    text = "\n".join([*lines[:body], "目　　录", *chapters, *lines[body:]])
+    assert passages(text) == passages("\n".join(lines))
+    assert dict(p[:2] for p in passages(text))["第三条"] == "第二章 注册商标的续展、变更、转让和使用许可 › 第一节 一般规定"
+
+
+def article_passages(text: str, name: str = "law.txt") -> list[tuple[str, str, str]]:
+    return [p for p in passages(text, name) if p[0]]
+
+
+def test_a_hard_wrapped_law_reads_as_the_shipped_one():
+    """A .txt with every line cut at 35 characters: the lines of an article are joined again,
+    also where a cut leaves a line starting with a cross-reference (第二十六条第五款、…) or
+    with 。, and no article is lost or invented."""
+    shipped = (SHIPPED / "laws" / "专利法实施细则(2023-12-11).md").read_text(encoding="utf-8")
+    head, body = shipped.split("<!-- INFO END -->")
+    lines = []
+    for line in as_published(body):
+        lines += [line[i:i + 35] for i in range(0, len(line), 35)]
+    wrapped = "\n".join([*as_published(head), *lines])
+    assert any(re.match(r"第[一二三四五六七八九十]+条[^\u3000]", line) for line in lines)  # a cross-reference starts a line
+    assert article_passages(wrapped) == article_passages(shipped, "laws/专利法实施细则.md")
+
+
+def test_a_line_opening_with_a_cross_reference_is_no_article():
+    """A line cut before 第十条规定的… (依照本法 / 第十条规定的方式) continues its article: the number is
+    not the next one and what follows it cites; the next article in order still starts afresh."""
+    text = LAW.replace("第三条 权利人可以许可他人使用。", "第三条 权利人可以依照本条例\n第十条规定的方式许可他人使用。")
+    arts = article_passages(text, "law.md")
+    assert [a[0] for a in arts] == ["第一条", "第二条", "第三条", "第三条之一", "第四条"]
+    assert arts[2][2] == "第三条权利人可以依照本条例第十条规定的方式许可他人使用。"
+
+
+def test_labels_alone_on_their_line_or_in_arabic_numerals():
+    """第一条 on a line of its own, its text on the next, reads as 第一条 followed by its text
+    (not a 款 that is only the label); 第 5 条 is article 5."""
+    lines = as_published(LAW)
+    bare = "\n".join(part for line in lines for part in re.split(r"(?<=条)\u3000", line, maxsplit=1))
+    arabic = "\n\n".join(re.sub(r"^第([一二三四])条", lambda m: f"第 {cn_number(m.group(1))} 条", line) for line in lines)
+    expected = article_passages(LAW, "law.md")
+    assert article_passages(bare) == expected
+    assert [p[:2] for p in article_passages(arabic)] == [p[:2] for p in expected]
+    doc = parse_document(bare, "law.txt")
+    assert doc.text.count("第三条之一 有下列情形") == 1 and doc.date == "2023-12-11"
+    assert all(len(p.paragraphs) == 1 for p in parse_articles(doc.text)[:3])
+
+
+ORDER = """中华人民共和国国务院令
+第706号
+《专利代理条例》已经2018年11月6日国务院第31次常务会议修订通过，现将修订后的《专利代理条例》公布，自2019年3月1日起施行。
+总理　李克强
+2018年11月6日
+"""
+
+
+@pytest.mark.parametrize("law, head, dates", [
+    # a promulgation order before the law: the law's title, the order's dates
+    ("专利代理条例(2018-11-06).md", ORDER + "专利代理条例", ("2018-11-06", "2019-03-01")),
+    # a long title broken over two lines
+    ("最高人民法院关于审理侵害知识产权民事案件适用惩罚性赔偿的解释(2021-03-02).md",
+     "最高人民法院关于审理侵害知识产权民事案件\n适用惩罚性赔偿的解释\n（2021年2月7日最高人民法院审判委员会第1831次会议通过）",
+     ("2021-02-07", "2021-03-03")),
+])
+def test_the_title_is_the_laws_own(law, head, dates):
+    shipped = parse_document((SHIPPED / "laws" / law).read_text(encoding="utf-8"), law, f"laws/{law}")
+    body = (SHIPPED / "laws" / law).read_text(encoding="utf-8").split("<!-- INFO END -->")[1]
+    doc = parse_document("\n".join([head, *as_published(body)]), "law.txt")
+    assert doc.statute and (doc.title, doc.date, doc.effective, doc.doc_type) == (shipped.title, *dates, shipped.doc_type)
+
+
+def test_a_markdown_law_from_another_source():
+    """Markdown as other sites write a law: the history quoted (> 2010年1月9日 通过), the contents a
+    list of links, each article a ### heading with its text below."""
+    out = []
+    for line in LAW.splitlines():
+        m = re.match(r"^(第[一二三四五六七八九十]+条(?:之[一二三四五六七八九十]+)?) (.*)$", line)
+        out += [f"### {m.group(1)}", "", m.group(2)] if m else [f"> {line}" if re.match(r"20\d\d年", line) else line]
+    chapters = [f"- [{line[3:]}](#{line[3:]})" for line in LAW.splitlines() if line.startswith("## ")]
+    text = "\n".join(out).replace("## 第一章 总则", "\n".join(["## 目录", "", *chapters, "", "## 第一章 总则"]), 1)
+    doc = parse_document(text, "law.md")
+    assert article_passages(text, "law.md") == article_passages(LAW, "law.md")
+    assert [p for p in passages(text, "law.md") if not p[0]] == [p for p in passages(LAW, "law.md") if not p[0]]
+    assert (doc.title, doc.date, doc.effective) == ("某某保护条例", "2023-12-11", "2024-01-20")
+
+
 def test_news_pages_keep_length_chunking():
     docs, _ = load_corpus(CORPUS)
     chunks, _ = chunk_documents(docs, 300, 60, 12, article_size=500)
@@ -118,6 +225,38 @@ def test_shipped_law_metadata():
     assert current["最高人民法院关于知识产权法庭若干问题的规定(2018-12-28).md"].superseded_by
     # different numbered interpretations (（二） and （三）) are different laws, not versions
     assert not current["最高人民法院、最高人民检察院关于办理侵犯知识产权刑事案件具体应用法律若干问题的解释（二）(2007-04-05).md"].superseded_by
+
+
+ARTICLES = "第一条 为了保护权利人，制定本条例。\n\n第二条 本条例所称权利，是指依法取得的权利。\n\n第三条 {in_force}"
+
+
+@pytest.mark.parametrize("preamble, in_force, dates", [
+    # a government site's one-line history: the version is its last date, not its first
+    ("（2008年12月27日第十一届全国人民代表大会常务委员会第六次会议通过　2020年10月17日第十三届全国人民代表大会常务委员会"
+     "第二十二次会议《关于修改〈某某条例〉的决定》修正）", "本条例自2009年10月1日起施行。", ("2020-10-17", "")),
+    # in force when published: the date it was published
+    ("2001年11月28日 国家知识产权局令第17号公布", "本条例自公布之日起施行。", ("2001-11-28", "2001-11-28")),
+    # ...which is not the current version's, once it has been amended
+    ("2001年11月28日 公布\n\n2010年1月9日 修订", "本条例自发布之日起施行。", ("2010-01-09", "")),
+    # a database's header fields
+    ("公布日期：2023年12月11日\n\n施行日期：2024年1月20日", "本条例自2024年1月20日起施行。", ("2023-12-11", "2024-01-20")),
+    ("（2023年12月11日中华人民共和国国务院令第769号公布　自2024年1月20日起施行）", "本条例自2024年1月20日起施行。",
+     ("2023-12-11", "2024-01-20")),
+    # a preamble telling of another law's date is not this one's
+    ("商标法修改决定已由全国人民代表大会常务委员会第二十四次会议通过，自2001年12月1日起施行。现就有关问题，作如下解释：",
+     "本条例自公布之日起施行。", ("", "")),
+])
+def test_version_and_effective_dates_as_other_sources_write_them(preamble, in_force, dates):
+    assert version_dates(f"某某条例\n\n{preamble}\n\n" + ARTICLES.format(in_force=in_force)) == dates
+
+
+def test_a_one_line_history_lists_each_event():
+    """修改过几次 counts the events of a history written in one parenthesised line."""
+    line = ("（1984年3月12日第六届全国人民代表大会常务委员会第四次会议通过　根据1992年9月4日第七届全国人民代表大会常务委员会"
+            "第二十七次会议《关于修改〈中华人民共和国专利法〉的决定》第一次修正　2020年10月17日第十三届全国人民代表大会常务委员会"
+            "第二十二次会议《关于修改〈中华人民共和国专利法〉的决定》第四次修正）")
+    events = history_lines(f"中华人民共和国专利法\n\n{line}\n\n")
+    assert [e[:10] for e in events] == ["1984年3月12日", "根据1992年9月4", "2020年10月17"] and events[-1].endswith("第四次修正")
 
 
 def test_title_patterns():
