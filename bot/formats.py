@@ -15,7 +15,8 @@ PAGE_MARK = "\ue000"  # private-use character: never in real text, not whitespac
 # what office tools write into a file's title property when nobody named it
 _TOOL_PREFIX = re.compile(r"^\s*Microsoft\s+(?:Word|PowerPoint|Excel)\s*-\s*", re.I)
 _FILE_SUFFIX = re.compile(r"\.(?:docx?|wps|pdf|txt|rtf)\s*$", re.I)
-_PLACEHOLDER = re.compile(r"^(?:untitled|无标题|未命名|标题|title|document|文档|新建.{0,20}文档)[\s\-_]*[(（]?\d*[)）]?$", re.I)
+# (reportlab writes "(anonymous)" into every PDF it makes whose author set no title)
+_PLACEHOLDER = re.compile(r"^(?:\(?anonymous\)?|\(?unspecified\)?|untitled|无标题|未命名|标题|title|document|文档|新建.{0,20}文档)[\s\-_]*[(（]?\d*[)）]?$", re.I)
 
 
 def file_title(value: object) -> str:

@@ -685,7 +685,7 @@ def test_statute_docx_and_pdf(tmp_path):
         assert (doc.title, doc.date, doc.effective, doc.doc_type) == ("某某保护条例", "2023-12-11", "2024-01-20", "行政法规")
 
 
-@pytest.mark.parametrize("prop, title", [("untitled", ""), ("文档1", ""), ("新建文本文档 (2)", ""), ("Document2", ""),
+@pytest.mark.parametrize("prop, title", [("untitled", ""), ("文档1", ""), ("新建文本文档 (2)", ""), ("Document2", ""), ("(anonymous)", ""),
                                          ("Microsoft Word - 专利法.doc", "专利法"), ("威海市知识产权资助办法", "威海市知识产权资助办法")])
 def test_a_placeholder_file_title_is_no_title(prop, title):
     assert file_title(prop) == title
