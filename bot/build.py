@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 # its <h1>/<title>, its furniture (首页 >, 打印本页) is dropped and its table cells kept apart, and a page is filed
 # under a city its title names; 4: each 款 of an article that has several is embedded too), so
 # indexes built before are rebuilt.
-INGEST_VERSION = 4
+INGEST_VERSION = 6  # 6: a policy notice's passages are cut at its section headings (一、申报条件) and carry them
 MAX_SKIPPED_LISTED = 200  # skipped files (with reasons) kept in the manifest for up-to-date builds
 
 Embedder = Callable[[list[str]], np.ndarray]

@@ -91,6 +91,8 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
     # ("鲁知规字2018第7号文件是谁发的"): the title's words count for every clause of it
     if q.kind in ("who", "docno"):
         where += title
+    # a notice's section heading (三、申报材料) says what each item under it is
+    where += match_form(hit.chapter)
     out = []
     for sent_start, sent_end, clauses in split_sentences(hit.text):
         sentence = hit.text[sent_start:sent_end]

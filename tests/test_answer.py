@@ -249,3 +249,40 @@ def test_an_investment_is_an_amount_of_money(assistant):
     # 带动了多少产业投资 asks 元: 1.92亿元 is bold, not the 19家 counted before it in the sentence
     ans = assistant.ask("先进材料与绿色制造山东省实验室带动了多少产业投资")
     assert ans.answered and ans.text.startswith("**1.92亿元**"), ans.text
+
+
+NOTICE = """# 关于组织申报2024年度成都市专利导航项目的通知
+
+为发挥专利导航在产业决策中的引导作用，现启动2024年度成都市专利导航项目申报工作。
+
+## 一、申报条件
+
+（一）申报单位应为在成都市注册的企业，注册时间满2年；
+
+（二）企业拥有有效发明专利5件以上。
+
+## 二、申报材料
+
+（一）成都市专利导航项目申报书；
+
+（二）项目实施方案及经费预算；
+
+（三）上年度财务审计报告。
+"""
+
+
+@pytest.fixture(scope="module")
+def notice_assistant(tmp_path_factory, encoder, settings):
+    from bot import Retriever, build_index
+
+    corpus = tmp_path_factory.mktemp("notice")
+    (corpus / "chengdu-navigation-2024.md").write_text(NOTICE, encoding="utf-8")
+    path = tmp_path_factory.mktemp("notice-index")
+    build_index(corpus, path, settings=settings, progress=False)
+    return Assistant(Retriever.load(path, settings=settings))
+
+
+def test_a_list_under_a_notice_heading_answers_what_to_hand_in(notice_assistant):
+    """The items of 二、申报材料 never say 材料: the heading they sit under does."""
+    answer = notice_assistant.ask("成都专利导航要交什么材料？")
+    assert answer.answered and "申报书" in answer.text and "注册" not in answer.text
