@@ -117,7 +117,7 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _MOJIBAKE = re.compile(r"\?[!;][^\s?A-Za-z]{0,8}[?A-Za-z]")
 _BOILERPLATE = re.compile(
     r"返回首页|返回.{0,12}新闻|【\s*打印\s*】|【\s*关闭\s*】|免责声明|版权所有|当前位置|您的位置|"
-    r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|联系电话[:：]|通信地址|邮政编码|网站地图|联系我们|"
+    r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|网站地图|联系我们|"
     r"上一篇|下一篇|责任编辑|^来源[:：]|打印本页|关闭窗口|^首页\s*[>＞»›/]|字体[:：]\s*[【\[]?\s*大|分享到[:：]?$|扫一扫.{0,10}手机|^\s*(Top|TOP|top)\s*$|^\s*文章来源|^\s*[（(]文章来源|"
     r"^\S{0,6}\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?$|"
     r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页|/\s*\d{1,4})?[-—–\s]*$"  # page numbers
@@ -213,11 +213,15 @@ def strip_markup(text: str) -> str:
     return "\n".join(lines)
 
 
+# a site's contact footer; a notice's own contact sentence (联系人：王女士，联系电话：…。) is content
+_CONTACT = re.compile(r"联系电话[:：]|通信地址|邮政编码")
+
+
 def is_boilerplate(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
-    if _BOILERPLATE.search(stripped):
+    if _BOILERPLATE.search(stripped) or (_CONTACT.search(stripped) and not stripped.endswith("。")):
         return True
     return bool(_URL.fullmatch(stripped))
 
@@ -290,6 +294,8 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
 # ---------------------------------------------------------------- metadata
 
 _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+# a date alone on its line, as under an issuing body's name at a notice's end (2024年2月18日)
+_SIGNED = re.compile(r"(?m)^[ \t]*((?:20|19)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)[ \t]*$")
 
 
 def normalise_date(value: object) -> str:
@@ -361,7 +367,11 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
             meta = {"doc_type": doc_type_of(title), "region": region_of(title), **meta}
     # a page's bare date line ("2023-05-06 10:20") is dropped as furniture, but it still dates the page
     found = _DATE.search(clean) or _DATE.search(body[:20_000])
-    date = normalise_date(meta.get("date")) or normalise_date(found.group(0) if found else "")
+    # a notice is dated by its signature's date line, not by the first date it mentions (the
+    # period a condition names) nor by its file's properties (when a copy was exported)
+    signed = _SIGNED.findall(clean)
+    date = (normalise_date(given.get("date")) or normalise_date(signed[-1] if signed else "")
+            or normalise_date(meta.get("date")) or normalise_date(found.group(0) if found else ""))
     source = _meta_str(meta, "source", "url", "link") or (url.group(0) if url else path)
     return Document(
         doc_id=doc_id,
