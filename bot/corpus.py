@@ -210,7 +210,34 @@ def strip_markup(text: str) -> str:
         line = _MD_HEADING.sub("", line)
         line = _MD_EMPHASIS.sub(r"\2", line)
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(label_table_rows(lines))
+
+
+_RULE_ROW = re.compile(r"^[\s|:\-—]+$")  # Markdown's |---|:--:| line under a table's header
+
+
+def label_table_rows(lines: list[str]) -> list[str]:
+    """Each cell of a table's row after the first named by its column's header: a row read alone
+    ("国内发明专利授权 | 每件3000元 | 30万元") does not say that 30万元 is the yearly cap, so it becomes
+    "国内发明专利授权 | 资助标准：每件3000元 | 单个主体年度上限：30万元". A table is a run of rows
+    (blank lines between them allowed, as Word's rows are read); its first row is the header."""
+    out: list[str] = []
+    header: list[str] = []
+    for line in lines:
+        if not line.strip():
+            out.append(line)
+            continue
+        if "|" in line and _RULE_ROW.match(line):
+            continue
+        cells = line.split(" | ") if " | " in line else []
+        if not cells:
+            header = []
+        elif not header:
+            header = cells
+        elif len(cells) == len(header):
+            line = " | ".join([cells[0], *(c if c.startswith(h) else f"{h}：{c}" for h, c in zip(header[1:], cells[1:]))])
+        out.append(line)
+    return out
 
 
 # a site's contact footer; a notice's own contact sentence (联系人：王女士，联系电话：…。) is content
@@ -288,7 +315,7 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     open_clause = prev.last in "，、,（("  # a line ending on a comma always continues
     if not open_clause and (prev.length < _SENTENCE_BREAK_MIN or prev.last in _END_PUNCT or not prev.has_clause):
         return False
-    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%"
+    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%：:；;。"
 
 
 # ---------------------------------------------------------------- metadata

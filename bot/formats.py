@@ -38,7 +38,7 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
         reader = PdfReader(str(path))
         if len(reader.pages) > max_pages:
             raise ValueError(f"PDF has {len(reader.pages)} pages, over the {max_pages}-page limit")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [page_text(page) for page in reader.pages]
         info = reader.metadata or {}
         meta = {}
         if file_title(getattr(info, "title", None)):
@@ -55,6 +55,23 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
     if not any(pages):
         raise ValueError("PDF has no extractable text (scanned images need OCR first)")
     return "\n".join(f"{p}\n{PAGE_MARK}" for p in pages), meta
+
+
+# a gap of three or more spaces inside a line of layout text: the space between two table columns
+_COLUMN_GAP = re.compile(r"(?<=\S) {3,}(?=\S)")
+
+
+def page_text(page) -> str:  # noqa: ANN001 - a pypdf page
+    """A page's text laid out as printed, its table columns as " | " cells: plain extraction
+    puts every cell of a table on a line of its own (资助事项, 资助金额, 备注, 新认定的驰名商标, 100万元…),
+    so no figure keeps its row. Plain extraction when layout mode fails or finds nothing."""
+    try:
+        laid = page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # noqa: BLE001 - layout mode trips on fonts plain mode reads
+        laid = ""
+    if not laid.strip():
+        return (page.extract_text() or "").strip()
+    return "\n".join(_COLUMN_GAP.sub(" | ", line.strip()) for line in laid.splitlines()).strip()
 
 
 def check_zip(path: Path, max_unpacked_bytes: int, max_parts: int) -> None:
