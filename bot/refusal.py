@@ -7,7 +7,7 @@ import re
 
 from .query import ATTRIBUTE_UNITS, Question, asking_clause
 from .retrieval import Hit, Retriever
-from .selection import DATE, Candidate, key_figure
+from .selection import CONTACT, DATE, Candidate, key_figure
 from .statute import rights_named
 from .text import get_jieba, has_figure, in_unit, is_noun, match_form, term_weight, to_simplified
 
@@ -112,6 +112,9 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
     if q.kind == "date" and best.article and _CALENDAR.search(q.simple) and not any(DATE.search(to_simplified(c.sentence)) for c in chosen):
         return True
     if _AVERAGE.search(q.simple) and not any("平均" in to_simplified(c.sentence) for c in chosen):
+        return True
+    # a phone number or mail address asked for and none in the quote
+    if q.kind == "contact" and not CONTACT.search(to_simplified(chosen[0].sentence)):
         return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)

@@ -21,7 +21,10 @@ _CLAUSE = re.compile(r"[^；;]+[；;]?")
 DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
 # a document number: 鲁知规字〔2018〕7号, 国知发管字〔2021〕12号
+# a phone number or mail address: what a contact question asks for
+CONTACT = re.compile(r"\d{3,4}[-－—]\d{7,8}|(?<!\d)1[3-9]\d{9}(?!\d)|[\w.+-]+@[\w-]+\.[\w.]+|电话[:：]?\s*\d{7,}")
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
+HEADING_BONUS = 0.15  # an item under a heading that names the asked aspect (一、申报条件 for 要什么条件)
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
@@ -91,17 +94,22 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
     # ("鲁知规字2018第7号文件是谁发的"): the title's words count for every clause of it
     if q.kind in ("who", "docno"):
         where += title
-    # a notice's section heading (三、申报材料) says what each item under it is
-    where += match_form(hit.chapter)
+    # a notice's section heading (三、申报材料) says what each item under it is, and when it names
+    # what is asked (条件, 材料: a word of the question that the title lacks) its items answer
+    heading = match_form(hit.chapter)
+    where += heading
+    aspect = HEADING_BONUS * any(t in heading and t not in title for t in q.terms if len(t) >= 2 and t not in q.places)
     out = []
     for sent_start, sent_end, clauses in split_sentences(hit.text):
         sentence = hit.text[sent_start:sent_end]
+        if heading and match_form(sentence) == heading:  # the heading line itself answers nothing
+            continue
         lead_start, lead_end = clauses[0]
         lead = hit.text[lead_start:lead_end]
         for start, end in clauses:
             clause = hit.text[start:end]
             own_text = where + match_form(clause if start == lead_start else lead + clause)
-            score = _score(q, own_text, title + match_form(sentence), clause, rank)
+            score = _score(q, own_text, title + match_form(sentence), clause, rank) + aspect
             if start != lead_start and sent_end - sent_start > LONG_SENTENCE:
                 shown = f"{lead.rstrip('；;')}……{clause}"
             else:
@@ -190,6 +198,8 @@ def type_bonus(q: Question, clause: str) -> float:
         return 0.25 if _ORG.search(clause) else -0.1
     if q.kind == "docno":
         return 0.3 if DOC_NUMBER.search(simple) else -0.1
+    if q.kind == "contact":
+        return 0.3 if CONTACT.search(simple) else -0.1
     return 0.0
 
 

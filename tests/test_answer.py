@@ -268,6 +268,10 @@ NOTICE = """# 关于组织申报2024年度成都市专利导航项目的通知
 （二）项目实施方案及经费预算；
 
 （三）上年度财务审计报告。
+
+## 三、联系方式
+
+成都市知识产权局知识产权运用处，联系电话：028-61881234。
 """
 
 
@@ -286,3 +290,16 @@ def test_a_list_under_a_notice_heading_answers_what_to_hand_in(notice_assistant)
     """The items of 二、申报材料 never say 材料: the heading they sit under does."""
     answer = notice_assistant.ask("成都专利导航要交什么材料？")
     assert answer.answered and "申报书" in answer.text and "注册" not in answer.text
+
+
+@pytest.mark.parametrize("question, answer, not_answer", [
+    # the items under 一、申报条件, not the 申报书 whose own words (成都, 专利导航, 申报) match more
+    ("成都专利导航申报要什么条件？", "注册时间满2年", "申报书"),
+    # a phone number asked with 多少 is no quantity: the contact sentence, not the first figure
+    ("成都专利导航的联系电话是多少？", "028-61881234", "申报书"),
+    ("成都专利导航打哪个电话问？", "028-61881234", "申报书"),
+])
+def test_a_notice_answers_the_aspect_its_heading_names(notice_assistant, question, answer, not_answer):
+    reply = notice_assistant.ask(question)
+    assert reply.answered and answer in reply.text and not_answer not in reply.text
+
