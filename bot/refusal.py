@@ -7,7 +7,7 @@ import re
 
 from .query import ATTRIBUTE_UNITS, Question, asking_clause
 from .retrieval import Hit, Retriever
-from .selection import CONTACT, DATE, Candidate, key_figure
+from .selection import CONTACT, DATE, KIND_HEADINGS, Candidate, key_figure
 from .statute import rights_named
 from .text import get_jieba, has_figure, in_unit, is_noun, match_form, term_weight, to_simplified
 
@@ -139,6 +139,8 @@ def date_of_another_event(retriever: Retriever, q: Question, hits: list[Hit], ch
     if q.kind != "date" or not chosen or not chosen[0].figure:
         return False
     if hits[chosen[0].hit_index].article and "年" not in chosen[0].figure:
+        return False
+    if any(w in hits[chosen[0].hit_index].chapter for w in KIND_HEADINGS["date"]):  # under 四、申报时间
         return False
     focus = chosen[0].focus
     at = focus.find(chosen[0].figure)

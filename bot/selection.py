@@ -18,13 +18,16 @@ from .text import DURATION, coverage, figures, in_unit_at, match_form, phrase_sh
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
-DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
+# (a programme's 2024年度 names the year it runs for, not the day anything happens)
+DATE = re.compile(r"\d{4}\s*年(?!度)(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
-# a document number: 鲁知规字〔2018〕7号, 国知发管字〔2021〕12号
 # a phone number or mail address: what a contact question asks for
 CONTACT = re.compile(r"\d{3,4}[-－—]\d{7,8}|(?<!\d)1[3-9]\d{9}(?!\d)|[\w.+-]+@[\w-]+\.[\w.]+|电话[:：]?\s*\d{7,}")
+# a document number: 鲁知规字〔2018〕7号, 国知发管字〔2021〕12号
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
-HEADING_BONUS = 0.15  # an item under a heading that names the asked aspect (一、申报条件 for 要什么条件)
+HEADING_BONUS = 0.25  # an item under a heading that names the asked aspect (一、申报条件 for 要什么条件)
+# the heading words of the section that answers a kind of question (四、申报时间 for 什么时候截止)
+KIND_HEADINGS = {"date": ("时间", "日期", "期限"), "contact": ("联系",), "where": ("地点", "地址", "受理")}
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
@@ -98,7 +101,8 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
     # what is asked (条件, 材料: a word of the question that the title lacks) its items answer
     heading = match_form(hit.chapter)
     where += heading
-    aspect = HEADING_BONUS * any(t in heading and t not in title for t in q.terms if len(t) >= 2 and t not in q.places)
+    aspect = HEADING_BONUS * (any(t in heading and t not in title for t in q.terms if len(t) >= 2 and t not in q.places)
+                              or any(w in heading for w in KIND_HEADINGS.get(q.kind, ())))
     out = []
     for sent_start, sent_end, clauses in split_sentences(hit.text):
         sentence = hit.text[sent_start:sent_end]

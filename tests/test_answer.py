@@ -272,6 +272,10 @@ NOTICE = """# 关于组织申报2024年度成都市专利导航项目的通知
 ## 三、联系方式
 
 成都市知识产权局知识产权运用处，联系电话：028-61881234。
+
+## 四、申报时间
+
+2024年5月6日起开始申报，截止时间为2024年6月14日17:00。
 """
 
 
@@ -298,6 +302,8 @@ def test_a_list_under_a_notice_heading_answers_what_to_hand_in(notice_assistant)
     # a phone number asked with 多少 is no quantity: the contact sentence, not the first figure
     ("成都专利导航的联系电话是多少？", "028-61881234", "申报书"),
     ("成都专利导航打哪个电话问？", "028-61881234", "申报书"),
+    # the section named 申报时间, not the notice's 2024年度 (a programme's year is no date)
+    ("成都专利导航项目啥时候截止？", "2024年6月14日", "发挥专利导航"),
 ])
 def test_a_notice_answers_the_aspect_its_heading_names(notice_assistant, question, answer, not_answer):
     reply = notice_assistant.ask(question)
