@@ -186,6 +186,9 @@ LAY_TERMS: dict[str, tuple[str, ...]] = {
     "值多少钱": ("评估", "价值"),
     "技术入股": ("作价", "出资"),
     "退钱": ("返还",),
+    # a local notice's support: what people call it and what they must hand in
+    "报销": ("资助", "补助", "补贴"), "社保": ("社会保险",),
+    "准备": ("材料", "申请材料"), "要交": ("材料", "提交"),
     # trademark registration
     "抢注": ("抢先注册", "以不正当手段抢先注册", "恶意注册"),
     "囤商标": ("不以使用为目的", "恶意商标注册申请"),

@@ -232,9 +232,17 @@ def test_everyday_names_for_statutory_notions():
     ("被市场监管查到要罚多少钱", {"监督检查部门"}),
     ("翻唱别人的歌录成专辑卖，要授权吗", {"录音制品"}),
     ("协会让签授权合同，一签五年，有这规矩吗", {"许可使用合同"}),
+    # a local notice's words: 资助 and 补贴 are what people call 报销, its 申请材料 what they 准备
+    ("苏州的专利年费能报销吗？报多少？", {"资助", "补贴"}),
+    ("厦门贴息要准备哪些东西？", {"材料"}),
 ])
 def test_everyday_words_for_acts_and_events(question, terms):
     assert terms <= set(analyse(question).expansion)
+
+
+def test_a_fee_is_one_word_before_a_modal_verb():
+    # jieba's guess 年费能 matched no passage's 年费
+    assert "年费" in analyse("苏州的专利年费能报销吗？").terms
 
 
 def test_an_ai_picture_is_not_read_as_a_creation():
