@@ -126,7 +126,10 @@ def about_another_right(q: Question, hits: list[Hit], chosen: list[Candidate]) -
     words match."""
     best = hits[chosen[0].hit_index]
     if not best.article:
-        return False
+        # a notice's quotes, each about its own right (专利权质押贷款 | 贴息比例：50% for a 著作权
+        # question): every quote names a right and none the one asked
+        named = [rights_named(to_simplified(c.focus or c.sentence)) for c in chosen]
+        return bool(q.rights) and all(named) and all(q.rights.isdisjoint(r) for r in named)
     quoted = rights_named(to_simplified(best.title + best.text))
     return bool(q.rights and quoted and q.rights.isdisjoint(quoted))
 

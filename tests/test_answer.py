@@ -276,6 +276,13 @@ NOTICE = """# 关于组织申报2024年度成都市专利导航项目的通知
 ## 四、申报时间
 
 2024年5月6日起开始申报，截止时间为2024年6月14日17:00。
+
+## 五、质押融资贴息
+
+| 贷款类型 | 贴息比例 |
+| --- | --- |
+| 专利权质押贷款 | 按实际支付利息的50% |
+| 商标权质押贷款 | 按实际支付利息的40% |
 """
 
 
@@ -309,3 +316,9 @@ def test_a_notice_answers_the_aspect_its_heading_names(notice_assistant, questio
     reply = notice_assistant.ask(question)
     assert reply.answered and answer in reply.text and not_answer not in reply.text
 
+
+
+def test_a_table_row_of_another_right_is_no_answer(notice_assistant):
+    """The rows for 专利权 and 商标权 loans do not state a 著作权 loan's rate."""
+    assert "40%" in notice_assistant.ask("成都商标质押贷款贴息比例是多少？").text
+    assert not notice_assistant.ask("成都著作权质押贷款贴息比例是多少？").answered
