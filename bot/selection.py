@@ -299,7 +299,9 @@ def _ranked_figures(q: Question, clause: str) -> tuple[str, list[tuple[re.Match,
                    for form in dict.fromkeys((t, *q.aliases.get(t, ()))) for m in re.finditer(re.escape(form), simple)]
     # a figure belongs to the comma clause it stands in ("…实用新型专利权的期限为十年，外观设计
     # 专利权的期限为十五年": 外观设计 counts for 十五年, not for the 十年 before it)
-    bounds = [0, *(m.end() for m in re.finditer(r"[，,；;。：:]", simple)), len(simple)]
+    # (a table row's cells are its clauses, each with its column's name: 上限：30万元 is one)
+    breaks = r"[，,；;。|]" if " | " in simple else r"[，,；;。：:]"
+    bounds = [0, *(m.end() for m in re.finditer(breaks, simple)), len(simple)]
 
     def clause_of(pos: int) -> tuple[int, int]:
         i = max(j for j, b in enumerate(bounds) if b <= pos)

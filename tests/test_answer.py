@@ -279,10 +279,16 @@ NOTICE = """# 关于组织申报2024年度成都市专利导航项目的通知
 
 ## 五、质押融资贴息
 
-| 贷款类型 | 贴息比例 |
-| --- | --- |
-| 专利权质押贷款 | 按实际支付利息的50% |
-| 商标权质押贷款 | 按实际支付利息的40% |
+| 贷款类型 | 贴息比例 | 单户年度贴息上限 |
+| --- | --- | --- |
+| 专利权质押贷款 | 按实际支付利息的50% | 50万元 |
+| 商标权质押贷款 | 按实际支付利息的40% | 30万元 |
+
+## 六、资助标准
+
+| 资助项目 | 资助标准 | 单个主体年度上限 |
+| --- | --- | --- |
+| 国内发明专利授权 | 每件3000元 | 30万元 |
 """
 
 
@@ -322,3 +328,9 @@ def test_a_table_row_of_another_right_is_no_answer(notice_assistant):
     """The rows for 专利权 and 商标权 loans do not state a 著作权 loan's rate."""
     assert "40%" in notice_assistant.ask("成都商标质押贷款贴息比例是多少？").text
     assert not notice_assistant.ask("成都著作权质押贷款贴息比例是多少？").answered
+
+
+def test_the_figure_of_the_column_asked_is_the_answer(notice_assistant):
+    """最多 asks the 上限 column's figure, which names its column in the row (上限：50万元)."""
+    reply = notice_assistant.ask("成都发明专利资助一年最多能拿多少？")
+    assert reply.answered and reply.text.startswith("**30万元**")
