@@ -25,6 +25,9 @@ _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|�
 CONTACT = re.compile(r"\d{3,4}[-－—]\d{7,8}|(?<!\d)1[3-9]\d{9}(?!\d)|[\w.+-]+@[\w-]+\.[\w.]+|电话[:：]?\s*\d{7,}")
 # a document number: 鲁知规字〔2018〕7号, 国知发管字〔2021〕12号
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
+# the other end of a period: 至/到/— and a date (2024年4月30日, or 4月30日 within the year)
+_RANGE_END = re.compile(r"\s*(?:至|到|—|–|~|-)\s*(?:" + DATE.pattern + ")")
+_RANGE_START = re.compile("(?:" + DATE.pattern + r")\s*(?:至|到|—|–|~|-)\s*")
 HEADING_BONUS = 0.25  # an item under a heading that names the asked aspect (一、申报条件 for 要什么条件)
 # the heading words of the section that answers a kind of question (四、申报时间 for 什么时候截止)
 KIND_HEADINGS = {"date": ("时间", "日期", "期限"), "contact": ("联系",), "where": ("地点", "地址", "受理")}
@@ -250,7 +253,15 @@ def key_figure(q: Question, clause: str) -> str:
     Matching runs on the simplified text (萬/億 read as 万/亿) and the figure is returned as
     written in the original where the two line up."""
     text, ranked = _ranked_figures(q, clause)
-    return text[ranked[0][0].start() : ranked[0][0].end()].strip() if ranked else ""
+    if not ranked:
+        return ""
+    start, end = ranked[0][0].span()
+    if q.kind == "date":  # a period (申报时间为3月1日至4月30日) is answered whole, its end is the deadline
+        if after := _RANGE_END.match(text, end):
+            end = after.end()
+        elif before := next((m for m in _RANGE_START.finditer(text, 0, start) if m.end() == start), None):
+            start = before.start()
+    return text[start:end].strip()
 
 
 def figure_clause(q: Question, clause: str) -> str:

@@ -12,7 +12,7 @@ from bot import Assistant
 from bot.evaluation import contains_evidence, evaluate
 from bot.llm import ChatClient
 from bot.query import analyse
-from bot.selection import candidates, choose
+from bot.selection import candidates, choose, key_figure
 
 from conftest import run_cli
 
@@ -334,3 +334,13 @@ def test_the_figure_of_the_column_asked_is_the_answer(notice_assistant):
     """最多 asks the 上限 column's figure, which names its column in the row (上限：50万元)."""
     reply = notice_assistant.ask("成都发明专利资助一年最多能拿多少？")
     assert reply.answered and reply.text.startswith("**30万元**")
+
+
+@pytest.mark.parametrize("sentence, figure", [
+    ("申报时间为2024年3月1日至2024年4月30日，逾期不予受理。", "2024年3月1日至2024年4月30日"),
+    ("每年9月1日至9月30日受理申请。", "9月1日至9月30日"),
+    ("本办法自2023年7月1日起施行。", "2023年7月1日"),
+])
+def test_a_period_asked_for_is_answered_whole(sentence, figure):
+    """Its start alone (2024年3月1日) reads as the deadline a 什么时候截止 question asks."""
+    assert key_figure(analyse("什么时候截止申报？"), sentence) == figure
