@@ -28,6 +28,7 @@ DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\
 # the other end of a period: 至/到/— and a date (2024年4月30日, or 4月30日 within the year)
 _RANGE_END = re.compile(r"\s*(?:至|到|—|–|~|-)\s*(?:" + DATE.pattern + ")")
 _RANGE_START = re.compile("(?:" + DATE.pattern + r")\s*(?:至|到|—|–|~|-)\s*")
+SECTION_SHARE = 0.9  # another item of the answering section is quoted when it scores this share of the best
 HEADING_BONUS = 0.25  # an item under a heading that names the asked aspect (一、申报条件 for 要什么条件)
 # the heading words of the section that answers a kind of question (四、申报时间 for 什么时候截止)
 KIND_HEADINGS = {"date": ("时间", "日期", "期限"), "contact": ("联系",), "where": ("地点", "地址", "受理")}
@@ -225,6 +226,11 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
         if hits[best.hit_index].article:  # a second article is the Assistant's companion step
             break
         same_doc = hits[c.hit_index].doc_id == hits[best.hit_index].doc_id
+        # the other items of a notice's section that answers (一、申报条件: (一)…(二)…(三)…)
+        if (q.kind in ("list", "condition", "other") and c.hit_index == best.hit_index and hits[best.hit_index].chapter
+                and c.score >= best.score * SECTION_SHARE and all(c.sentence != o.sentence for o in chosen)):
+            chosen.append(c)
+            continue
         if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):
             continue
         if not _about_places(q, hits[c.hit_index], c):  # 烟台's 28家 is no answer to "佛山…多少家"

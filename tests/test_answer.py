@@ -310,8 +310,10 @@ def test_a_list_under_a_notice_heading_answers_what_to_hand_in(notice_assistant)
 
 
 @pytest.mark.parametrize("question, answer, not_answer", [
-    # the items under 一、申报条件, not the 申报书 whose own words (成都, 专利导航, 申报) match more
+    # the items under 一、申报条件, not the 申报书 whose own words (成都, 专利导航, 申报) match more,
+    # and all of them: the second condition is as much a condition as the first
     ("成都专利导航申报要什么条件？", "注册时间满2年", "申报书"),
+    ("成都专利导航申报要什么条件？", "发明专利5件以上", "申报书"),
     # a phone number asked with 多少 is no quantity: the contact sentence, not the first figure
     ("成都专利导航的联系电话是多少？", "028-61881234", "申报书"),
     ("成都专利导航打哪个电话问？", "028-61881234", "申报书"),
