@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 # under a city its title names; 4: each 款 of an article that has several is embedded too; 5: laws as
 # they come from other sources (government-site text, Word, PDF) are read like the shipped ones:
 # <law names> in angle brackets kept, tables of contents, hard wraps and page furniture dropped,
-# one-line histories and promulgation orders dated), so indexes built before are rebuilt.
-INGEST_VERSION = 5
+# one-line histories and promulgation orders dated; 6: a policy notice's passages are cut at its section
+# headings (一、申报条件) and carry them, table cells name their column), so indexes built before are rebuilt.
+INGEST_VERSION = 6
 MAX_SKIPPED_LISTED = 200  # skipped files (with reasons) kept in the manifest for up-to-date builds
 
 Embedder = Callable[[list[str]], np.ndarray]

@@ -96,15 +96,31 @@ def chunk_document(doc: Document, splitter: RecursiveCharacterTextSplitter, min_
     loose, pieces = [(0, len(doc.text))], []
     if doc.statute and article_size:
         pieces, loose = statute_pieces(doc.text, article_size)
-    chunks = [c for start, end in loose for c in _split(doc, splitter, min_chars, doc.text[start:end], start)]
+    if not doc.statute:
+        loose = sections(doc.text)
+    chunks = [c for start, end, *heading in loose
+              for c in _split(doc, splitter, min_chars, doc.text[start:end], start, *heading)]
     chunks += [Chunk(-1, doc.doc_id, doc.text[p.start:p.end], p.start, p.end, doc.title, p.article, p.path, p.lead)
                for p in pieces]
     return sorted(chunks, key=lambda c: c.start)  # in document order
 
 
+# a notice's section heading on a line of its own: 一、申报条件, ## 三、申报材料 (short, no sentence)
+SECTION_HEADING = re.compile(r"(?m)^[ \t#]*([一二三四五六七八九十]{1,3}[、.．][^\n。；;，,]{1,24})[ \t]*$")
+
+
+def sections(text: str) -> list[tuple[int, int, str]]:
+    """A policy notice's spans between its section headings, each with its heading: a passage
+    cut from 三、申报材料 is a list of 申请表, 营业执照… that says "材料" nowhere else, so the
+    heading travels with it (as a statute's chapter does) into what is embedded and matched."""
+    marks = [(m.start(), m.group(1).strip()) for m in SECTION_HEADING.finditer(text)]
+    bounds = [(0, ""), *marks] if not marks or marks[0][0] > 0 else marks
+    return [(start, end, heading) for (start, heading), end in zip(bounds, [b for b, _ in bounds[1:]] + [len(text)])]
+
+
 def _split(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: int, text: str,
-           offset: int = 0) -> list[Chunk]:
-    """Length-cut chunks of ``text``, which starts at ``offset`` in the document."""
+           offset: int = 0, heading: str = "") -> list[Chunk]:
+    """Length-cut chunks of ``text``, which starts at ``offset`` in the document, under ``heading``."""
     chunks, cursor = [], 0
     for piece in splitter.split_text(text):
         start = text.find(piece, max(0, cursor - len(piece)))
@@ -113,7 +129,8 @@ def _split(doc: Document, splitter: RecursiveCharacterTextSplitter, min_chars: i
         cursor = start + len(piece)
         if len(piece) < min_chars:
             continue
-        chunks.append(Chunk(-1, doc.doc_id, piece, offset + start, offset + start + len(piece), doc.title))
+        chunks.append(Chunk(-1, doc.doc_id, piece, offset + start, offset + start + len(piece), doc.title,
+                            path=heading if heading != piece else ""))
     return chunks
 
 

@@ -122,7 +122,7 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _MOJIBAKE = re.compile(r"\?[!;][^\s?A-Za-z]{0,8}[?A-Za-z]")
 _BOILERPLATE = re.compile(
     r"返回首页|返回.{0,12}新闻|【\s*打印\s*】|【\s*关闭\s*】|免责声明|版权所有|当前位置|您的位置|"
-    r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|联系电话[:：]|通信地址|邮政编码|网站地图|联系我们|"
+    r"ICP备|ICP证|网站标识码|访问量[:：]|浏览次数|网站地图|联系我们|"
     r"上一篇|下一篇|责任编辑|^来源[:：]|打印本页|关闭窗口|^首页\s*[>＞»›/]|字体[:：]\s*[【\[]?\s*大|分享到[:：]?$|扫一扫.{0,10}手机|^\s*(Top|TOP|top)\s*$|^\s*文章来源|^\s*[（(]文章来源|"
     r"^\S{0,6}\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?$|"
     r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页\s*[,，]?\s*(共\s*\d{1,4}\s*页)?|/\s*\d{1,4})?[-—–\s]*$"  # page numbers (第 3 页 共 10 页)
@@ -216,7 +216,38 @@ def strip_markup(text: str) -> str:
         line = _MD_HEADING.sub("", _MD_QUOTE.sub("", line))
         line = _MD_EMPHASIS.sub(r"\2", line)
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(label_table_rows(lines))
+
+
+_RULE_ROW = re.compile(r"^[\s|:\-—]+$")  # Markdown's |---|:--:| line under a table's header
+
+
+def label_table_rows(lines: list[str]) -> list[str]:
+    """Each cell of a table's row after the first named by its column's header: a row read alone
+    ("国内发明专利授权 | 每件3000元 | 30万元") does not say that 30万元 is the yearly cap, so it becomes
+    "国内发明专利授权 | 资助标准：每件3000元 | 单个主体年度上限：30万元". A table is a run of rows
+    (blank lines between them allowed, as Word's rows are read); its first row is the header."""
+    out: list[str] = []
+    header: list[str] = []
+    for line in lines:
+        if not line.strip():
+            out.append(line)
+            continue
+        if "|" in line and _RULE_ROW.match(line):
+            continue
+        cells = line.split(" | ") if " | " in line else []
+        if not cells:
+            header = []
+        elif not header:
+            header = cells
+        elif len(cells) == len(header):
+            line = " | ".join([cells[0], *(c if c.startswith(h) else f"{h}：{c}" for h, c in zip(header[1:], cells[1:]))])
+        out.append(line)
+    return out
+
+
+# a site's contact footer; a notice's own contact sentence (联系人：王女士，联系电话：…。) is content
+_CONTACT = re.compile(r"联系电话[:：]|通信地址|邮政编码")
 
 
 def angled_names(text: str) -> str:
@@ -229,17 +260,25 @@ _BODY_SENTENCE_MIN = 30  # a sentence this long, ended by 。 or ；, is text, w
 _FURNITURE_LEAD = 8  # ...unless a furniture word comes within its first characters
 
 
+def _furniture_at(line: str, start: int) -> bool:
+    """Whether a line holding a furniture word at ``start`` is furniture: furniture opens its line
+    (免责声明：…); a long sentence merely naming such a thing is text (专利法实施细则: 其名称或者姓名、
+    地址、邮政编码、统一社会信用代码…；), or a hard-wrapped line of it, its clause begun before the word."""
+    sentence = line[-1] in "。；;" or "，" in line[:start]
+    return not (start >= _FURNITURE_LEAD and len(line) >= _BODY_SENTENCE_MIN and sentence)
+
+
 def is_boilerplate(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
     m = _BOILERPLATE.search(stripped)
     if m:
-        # furniture opens its line (免责声明：…); a long sentence merely naming such a thing is
-        # text (专利法实施细则: 其名称或者姓名、地址、邮政编码、统一社会信用代码…；)
-        # (or a hard-wrapped line of it, its clause begun before the word)
-        sentence = stripped[-1] in "。；;" or "，" in stripped[:m.start()]
-        return not (m.start() >= _FURNITURE_LEAD and len(stripped) >= _BODY_SENTENCE_MIN and sentence)
+        return _furniture_at(stripped, m.start())
+    # a site's contact footer (联系电话：…), not a notice's contact sentence (…，联系电话：….)
+    c = _CONTACT.search(stripped)
+    if c and not stripped.endswith("。"):
+        return _furniture_at(stripped, c.start())
     return bool(_URL.fullmatch(stripped))
 
 
@@ -324,7 +363,7 @@ def _broken_by_page(prev: _Paragraph, line: str) -> bool:
     open_clause = prev.last in "，、,（("  # a line ending on a comma always continues
     if not open_clause and (prev.length < _SENTENCE_BREAK_MIN or prev.last in _END_PUNCT or not prev.has_clause):
         return False
-    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%。；："
+    return ("\u4e00" <= line[0] <= "\u9fff") or line[0].isdigit() or line[0] in "，、）)%。；：:;"
 
 
 _WRAP_MIN = 10  # lines shorter than this say nothing about a wrap width
@@ -354,6 +393,8 @@ def _wrapped(prev: _Paragraph, line: str, width: int) -> bool:
 # ---------------------------------------------------------------- metadata
 
 _DATE = re.compile(r"(20\d{2}|19\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+# a date alone on its line, as under an issuing body's name at a notice's end (2024年2月18日)
+_SIGNED = re.compile(r"(?m)^[ \t]*((?:20|19)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)[ \t]*$")
 
 
 def normalise_date(value: object) -> str:
@@ -429,7 +470,11 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
             meta = {"doc_type": doc_type_of(title), "region": region_of(title), **meta}
     # a page's bare date line ("2023-05-06 10:20") is dropped as furniture, but it still dates the page
     found = _DATE.search(clean) or _DATE.search(body[:20_000])
-    date = normalise_date(meta.get("date")) or normalise_date(found.group(0) if found else "")
+    # a notice is dated by its signature's date line, not by the first date it mentions (the
+    # period a condition names) nor by its file's properties (when a copy was exported)
+    signed = _SIGNED.findall(clean)
+    date = (normalise_date(given.get("date")) or normalise_date(signed[-1] if signed else "")
+            or normalise_date(meta.get("date")) or normalise_date(found.group(0) if found else ""))
     source = _meta_str(meta, "source", "url", "link") or (url.group(0) if url else path)
     return Document(
         doc_id=doc_id,

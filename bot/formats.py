@@ -18,7 +18,8 @@ PAGE_MARK = "\ue000"  # private-use character: never in real text, not whitespac
 # what office tools write into a file's title property when nobody named it
 _TOOL_PREFIX = re.compile(r"^\s*Microsoft\s+(?:Word|PowerPoint|Excel)\s*-\s*", re.I)
 _FILE_SUFFIX = re.compile(r"\.(?:docx?|wps|pdf|txt|rtf)\s*$", re.I)
-_PLACEHOLDER = re.compile(r"^(?:untitled|无标题|未命名|标题|title|document|文档|新建.{0,20}文档)[\s\-_]*[(（]?\d*[)）]?$", re.I)
+# (reportlab writes "(anonymous)" into every PDF it makes whose author set no title)
+_PLACEHOLDER = re.compile(r"^(?:\(?anonymous\)?|\(?unspecified\)?|untitled|无标题|未命名|标题|title|document|文档|新建.{0,20}文档)[\s\-_]*[(（]?\d*[)）]?$", re.I)
 
 
 def file_title(value: object) -> str:
@@ -40,7 +41,7 @@ def read_pdf(path: Path, max_pages: int = 2000) -> tuple[str, dict]:
         reader = PdfReader(str(path))
         if len(reader.pages) > max_pages:
             raise ValueError(f"PDF has {len(reader.pages)} pages, over the {max_pages}-page limit")
-        pages = without_running_lines([(page.extract_text() or "").strip() for page in reader.pages])
+        pages = without_running_lines([page_text(page) for page in reader.pages])
         info = reader.metadata or {}
         meta = {}
         if file_title(getattr(info, "title", None)):
@@ -97,6 +98,23 @@ def _running_at(lines: list[str], edge: range, running: set[str]) -> list[int]:
         found.append(i)
         keys.add(key)
     return found
+
+
+# a gap of three or more spaces inside a line of layout text: the space between two table columns
+_COLUMN_GAP = re.compile(r"(?<=\S) {3,}(?=\S)")
+
+
+def page_text(page) -> str:  # noqa: ANN001 - a pypdf page
+    """A page's text laid out as printed, its table columns as " | " cells: plain extraction
+    puts every cell of a table on a line of its own (资助事项, 资助金额, 备注, 新认定的驰名商标, 100万元…),
+    so no figure keeps its row. Plain extraction when layout mode fails or finds nothing."""
+    try:
+        laid = page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # noqa: BLE001 - layout mode trips on fonts plain mode reads
+        laid = ""
+    if not laid.strip():
+        return (page.extract_text() or "").strip()
+    return "\n".join(_COLUMN_GAP.sub(" | ", line.strip()) for line in laid.splitlines()).strip()
 
 
 def check_zip(path: Path, max_unpacked_bytes: int, max_parts: int) -> None:

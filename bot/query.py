@@ -20,6 +20,9 @@ _DATE_Q = re.compile(r"什么时候|何时|哪一年|哪年|哪天|几月|几号
 _QUANTITY_Q = re.compile(r"多少|几(?!乎)|多大|多高|多长|多久|比例|第几|规模|多少钱|增长了?多少|排名")
 _WHERE_Q = re.compile(r"在哪里|在哪儿|在哪(?![些个种几类])|地址|位置|位于哪")  # 在哪些情况下 asks which cases
 _DOCNO_Q = re.compile(r"文号|发文字号|文件号|字号是")
+# a phone number, mail address or person to ask (打哪个电话问, 联系电话是多少): not a quantity
+_CONTACT_Q = re.compile(r"(?:电话|号码|手机号?|邮箱|联系方式)(?:是|号码|多少|呢|[？?]|$)|打(?:哪个|什么|几号)?电话|"
+                        r"(?:找谁|联系谁|向谁)(?:咨询|问|联系)|联系人是谁|怎么联系")
 # whose a right is (归谁, 算谁的): the article that assigns it, not an organisation's name
 _OWNER_Q = re.compile(r"归谁(?!管)|属于谁|算谁的|是谁的[吗呢啊]?[？?。]?$|归属于谁|归(?!还)[^，。？?管]{0,6}还是|谁所有|谁享有"
                       r"|[是算][^，。？?]{0,6}的还是[^，。？?]{1,8}的")  # 是我的还是公司的
@@ -92,7 +95,7 @@ class Question:
     text: str  # as asked (stripped)
     simple: str  # NFKC + simplified script: what matching works on
     terms: list[str]  # topical terms, for coverage
-    kind: str  # quantity | date | where | owner | who | docno | list | condition | other
+    kind: str  # quantity | date | where | owner | who | docno | contact | list | condition | other
     unit: str
     places: list[str]
     years: list[str]
@@ -195,9 +198,9 @@ def places_in(text: str) -> list[str]:
 
 
 def question_kind(text: str) -> str:
-    """What ``text`` asks for: docno | date | where | owner | who | list | quantity | condition, or "" when unclear."""
+    """What ``text`` asks for: docno | contact | date | where | owner | who | list | quantity | condition, or "" when unclear."""
     owner = None if _AUTHORITY_Q.search(text) else _OWNER_Q
-    for kind, pattern in (("docno", _DOCNO_Q), ("date", _DATE_Q), ("where", _WHERE_Q), ("owner", owner), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
+    for kind, pattern in (("docno", _DOCNO_Q), ("contact", _CONTACT_Q), ("date", _DATE_Q), ("where", _WHERE_Q), ("owner", owner), ("who", _WHO_Q), ("list", _LIST_Q), ("quantity", _QUANTITY_Q),
                           ("condition", _CONDITION_Q)):
         if pattern and pattern.search(text):
             return kind

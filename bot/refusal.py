@@ -7,7 +7,7 @@ import re
 
 from .query import ATTRIBUTE_UNITS, Question, asking_clause
 from .retrieval import Hit, Retriever
-from .selection import DATE, Candidate, key_figure
+from .selection import CONTACT, DATE, KIND_HEADINGS, Candidate, key_figure
 from .statute import rights_named
 from .text import get_jieba, has_figure, in_unit, is_noun, match_form, term_weight, to_simplified
 
@@ -113,6 +113,9 @@ def misses_anchor(q: Question, hits: list[Hit], chosen: list[Candidate]) -> bool
         return True
     if _AVERAGE.search(q.simple) and not any("平均" in to_simplified(c.sentence) for c in chosen):
         return True
+    # a phone number or mail address asked for and none in the quote
+    if q.kind == "contact" and not CONTACT.search(to_simplified(chosen[0].sentence)):
+        return True
     # a location asked for (在哪里) and no address in the quote
     return q.kind == "where" and not _ADDRESS.search(chosen[0].sentence)
 
@@ -123,7 +126,10 @@ def about_another_right(q: Question, hits: list[Hit], chosen: list[Candidate]) -
     words match."""
     best = hits[chosen[0].hit_index]
     if not best.article:
-        return False
+        # a notice's quotes, each about its own right (专利权质押贷款 | 贴息比例：50% for a 著作权
+        # question): every quote names a right and none the one asked
+        named = [rights_named(to_simplified(c.focus or c.sentence)) for c in chosen]
+        return bool(q.rights) and all(named) and all(q.rights.isdisjoint(r) for r in named)
     quoted = rights_named(to_simplified(best.title + best.text))
     return bool(q.rights and quoted and q.rights.isdisjoint(quoted))
 
@@ -136,6 +142,8 @@ def date_of_another_event(retriever: Retriever, q: Question, hits: list[Hit], ch
     if q.kind != "date" or not chosen or not chosen[0].figure:
         return False
     if hits[chosen[0].hit_index].article and "年" not in chosen[0].figure:
+        return False
+    if any(w in hits[chosen[0].hit_index].chapter for w in KIND_HEADINGS["date"]):  # under 四、申报时间
         return False
     focus = chosen[0].focus
     at = focus.find(chosen[0].figure)

@@ -19,10 +19,20 @@ from .text import DURATION, coverage, figures, in_unit_at, match_form, phrase_sh
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*[”’」』）)]*")
 _CLAUSE = re.compile(r"[^；;]+[；;]?")
-DATE = re.compile(r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
+# (a programme's 2024年度 names the year it runs for, not the day anything happens)
+DATE = re.compile(r"\d{4}\s*年(?!度)(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|厅|委员会|委|部|办公室|中心|政府|公司|协会|研究所|大学)")
+# a phone number or mail address: what a contact question asks for
+CONTACT = re.compile(r"\d{3,4}[-－—]\d{7,8}|(?<!\d)1[3-9]\d{9}(?!\d)|[\w.+-]+@[\w-]+\.[\w.]+|电话[:：]?\s*\d{7,}")
 # a document number: 鲁知规字〔2018〕7号, 国知发管字〔2021〕12号
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}[〔\[（(]\s*\d{4}\s*[〕\]）)]\s*第?\s*\d+\s*号")
+# the other end of a period: 至/到/— and a date (2024年4月30日, or 4月30日 within the year)
+_RANGE_END = re.compile(r"\s*(?:至|到|—|–|~|-)\s*(?:" + DATE.pattern + ")")
+_RANGE_START = re.compile("(?:" + DATE.pattern + r")\s*(?:至|到|—|–|~|-)\s*")
+SECTION_SHARE = 0.9  # another item of the answering section is quoted when it scores this share of the best
+HEADING_BONUS = 0.25  # an item under a heading that names the asked aspect (一、申报条件 for 要什么条件)
+# the heading words of the section that answers a kind of question (四、申报时间 for 什么时候截止)
+KIND_HEADINGS = {"date": ("时间", "日期", "期限"), "contact": ("联系",), "where": ("地点", "地址", "受理")}
 _CONDITION = re.compile(r"对|给予|可|须|应当|符合|条件|以上|不超过|最高|范围|资助|补贴|补助|奖励|不得|下列情形|的，")
 _YEAR_FIGURE = re.compile(r"^(?:19|20)\d{2}\s*年$")
 _ONE_OF = re.compile(r"^[一两]\s*(?:项|件|个|家|位|名|次|篇|笔)$")
@@ -93,15 +103,23 @@ def sentence_candidates(q: Question, rank: int, hit: Hit) -> list[Candidate]:
     # ("鲁知规字2018第7号文件是谁发的"): the title's words count for every clause of it
     if q.kind in ("who", "docno"):
         where += title
+    # a notice's section heading (三、申报材料) says what each item under it is, and when it names
+    # what is asked (条件, 材料: a word of the question that the title lacks) its items answer
+    heading = match_form(hit.chapter)
+    where += heading
+    aspect = HEADING_BONUS * (any(t in heading and t not in title for t in q.terms if len(t) >= 2 and t not in q.places)
+                              or any(w in heading for w in KIND_HEADINGS.get(q.kind, ())))
     out = []
     for sent_start, sent_end, clauses in split_sentences(hit.text):
         sentence = hit.text[sent_start:sent_end]
+        if heading and match_form(sentence) == heading:  # the heading line itself answers nothing
+            continue
         lead_start, lead_end = clauses[0]
         lead = hit.text[lead_start:lead_end]
         for start, end in clauses:
             clause = hit.text[start:end]
             own_text = where + match_form(clause if start == lead_start else lead + clause)
-            score = _score(q, own_text, title + match_form(sentence), clause, rank)
+            score = _score(q, own_text, title + match_form(sentence), clause, rank) + aspect
             if start != lead_start and sent_end - sent_start > LONG_SENTENCE:
                 shown = f"{lead.rstrip('；;')}……{clause}"
             else:
@@ -190,6 +208,8 @@ def type_bonus(q: Question, clause: str) -> float:
         return 0.25 if _ORG.search(clause) else -0.1
     if q.kind == "docno":
         return 0.3 if DOC_NUMBER.search(simple) else -0.1
+    if q.kind == "contact":
+        return 0.3 if CONTACT.search(simple) else -0.1
     return 0.0
 
 
@@ -208,6 +228,11 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
         if hits[best.hit_index].article:  # a second article is the Assistant's companion step
             break
         same_doc = hits[c.hit_index].doc_id == hits[best.hit_index].doc_id
+        # the other items of a notice's section that answers (一、申报条件: (一)…(二)…(三)…)
+        if (q.kind in ("list", "condition", "other") and c.hit_index == best.hit_index and hits[best.hit_index].chapter
+                and c.score >= best.score * SECTION_SHARE and all(c.sentence != o.sentence for o in chosen)):
+            chosen.append(c)
+            continue
         if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):
             continue
         if not _about_places(q, hits[c.hit_index], c):  # 烟台's 28家 is no answer to "佛山…多少家"
@@ -250,7 +275,15 @@ def key_figure(q: Question, clause: str) -> str:
     Matching runs on the simplified text (萬/億 read as 万/亿) and the figure is returned as
     written in the original where the two line up."""
     text, ranked = _ranked_figures(q, clause)
-    return text[ranked[0][0].start() : ranked[0][0].end()].strip() if ranked else ""
+    if not ranked:
+        return ""
+    start, end = ranked[0][0].span()
+    if q.kind == "date":  # a period (申报时间为3月1日至4月30日) is answered whole, its end is the deadline
+        if after := _RANGE_END.match(text, end):
+            end = after.end()
+        elif before := next((m for m in _RANGE_START.finditer(text, 0, start) if m.end() == start), None):
+            start = before.start()
+    return text[start:end].strip()
 
 
 def figure_clause(q: Question, clause: str) -> str:
@@ -299,7 +332,9 @@ def _ranked_figures(q: Question, clause: str) -> tuple[str, list[tuple[re.Match,
                    for form in dict.fromkeys((t, *q.aliases.get(t, ()))) for m in re.finditer(re.escape(form), simple)]
     # a figure belongs to the comma clause it stands in ("…实用新型专利权的期限为十年，外观设计
     # 专利权的期限为十五年": 外观设计 counts for 十五年, not for the 十年 before it)
-    bounds = [0, *(m.end() for m in re.finditer(r"[，,；;。：:]", simple)), len(simple)]
+    # (a table row's cells are its clauses, each with its column's name: 上限：30万元 is one)
+    breaks = r"[，,；;。|]" if " | " in simple else r"[，,；;。：:]"
+    bounds = [0, *(m.end() for m in re.finditer(breaks, simple)), len(simple)]
 
     def clause_of(pos: int) -> tuple[int, int]:
         i = max(j for j, b in enumerate(bounds) if b <= pos)

@@ -12,7 +12,7 @@ from bot import Assistant
 from bot.evaluation import contains_evidence, evaluate
 from bot.llm import ChatClient
 from bot.query import analyse
-from bot.selection import candidates, choose
+from bot.selection import candidates, choose, key_figure
 
 from conftest import run_cli
 
@@ -249,3 +249,100 @@ def test_an_investment_is_an_amount_of_money(assistant):
     # 带动了多少产业投资 asks 元: 1.92亿元 is bold, not the 19家 counted before it in the sentence
     ans = assistant.ask("先进材料与绿色制造山东省实验室带动了多少产业投资")
     assert ans.answered and ans.text.startswith("**1.92亿元**"), ans.text
+
+
+NOTICE = """# 关于组织申报2024年度成都市专利导航项目的通知
+
+为发挥专利导航在产业决策中的引导作用，现启动2024年度成都市专利导航项目申报工作。
+
+## 一、申报条件
+
+（一）申报单位应为在成都市注册的企业，注册时间满2年；
+
+（二）企业拥有有效发明专利5件以上。
+
+## 二、申报材料
+
+（一）成都市专利导航项目申报书；
+
+（二）项目实施方案及经费预算；
+
+（三）上年度财务审计报告。
+
+## 三、联系方式
+
+成都市知识产权局知识产权运用处，联系电话：028-61881234。
+
+## 四、申报时间
+
+2024年5月6日起开始申报，截止时间为2024年6月14日17:00。
+
+## 五、质押融资贴息
+
+| 贷款类型 | 贴息比例 | 单户年度贴息上限 |
+| --- | --- | --- |
+| 专利权质押贷款 | 按实际支付利息的50% | 50万元 |
+| 商标权质押贷款 | 按实际支付利息的40% | 30万元 |
+
+## 六、资助标准
+
+| 资助项目 | 资助标准 | 单个主体年度上限 |
+| --- | --- | --- |
+| 国内发明专利授权 | 每件3000元 | 30万元 |
+"""
+
+
+@pytest.fixture(scope="module")
+def notice_assistant(tmp_path_factory, encoder, settings):
+    from bot import Retriever, build_index
+
+    corpus = tmp_path_factory.mktemp("notice")
+    (corpus / "chengdu-navigation-2024.md").write_text(NOTICE, encoding="utf-8")
+    path = tmp_path_factory.mktemp("notice-index")
+    build_index(corpus, path, settings=settings, progress=False)
+    return Assistant(Retriever.load(path, settings=settings))
+
+
+def test_a_list_under_a_notice_heading_answers_what_to_hand_in(notice_assistant):
+    """The items of 二、申报材料 never say 材料: the heading they sit under does."""
+    answer = notice_assistant.ask("成都专利导航要交什么材料？")
+    assert answer.answered and "申报书" in answer.text and "注册" not in answer.text
+
+
+@pytest.mark.parametrize("question, answer, not_answer", [
+    # the items under 一、申报条件, not the 申报书 whose own words (成都, 专利导航, 申报) match more,
+    # and all of them: the second condition is as much a condition as the first
+    ("成都专利导航申报要什么条件？", "注册时间满2年", "申报书"),
+    ("成都专利导航申报要什么条件？", "发明专利5件以上", "申报书"),
+    # a phone number asked with 多少 is no quantity: the contact sentence, not the first figure
+    ("成都专利导航的联系电话是多少？", "028-61881234", "申报书"),
+    ("成都专利导航打哪个电话问？", "028-61881234", "申报书"),
+    # the section named 申报时间, not the notice's 2024年度 (a programme's year is no date)
+    ("成都专利导航项目啥时候截止？", "2024年6月14日", "发挥专利导航"),
+])
+def test_a_notice_answers_the_aspect_its_heading_names(notice_assistant, question, answer, not_answer):
+    reply = notice_assistant.ask(question)
+    assert reply.answered and answer in reply.text and not_answer not in reply.text
+
+
+
+def test_a_table_row_of_another_right_is_no_answer(notice_assistant):
+    """The rows for 专利权 and 商标权 loans do not state a 著作权 loan's rate."""
+    assert "40%" in notice_assistant.ask("成都商标质押贷款贴息比例是多少？").text
+    assert not notice_assistant.ask("成都著作权质押贷款贴息比例是多少？").answered
+
+
+def test_the_figure_of_the_column_asked_is_the_answer(notice_assistant):
+    """最多 asks the 上限 column's figure, which names its column in the row (上限：50万元)."""
+    reply = notice_assistant.ask("成都发明专利资助一年最多能拿多少？")
+    assert reply.answered and reply.text.startswith("**30万元**")
+
+
+@pytest.mark.parametrize("sentence, figure", [
+    ("申报时间为2024年3月1日至2024年4月30日，逾期不予受理。", "2024年3月1日至2024年4月30日"),
+    ("每年9月1日至9月30日受理申请。", "9月1日至9月30日"),
+    ("本办法自2023年7月1日起施行。", "2023年7月1日"),
+])
+def test_a_period_asked_for_is_answered_whole(sentence, figure):
+    """Its start alone (2024年3月1日) reads as the deadline a 什么时候截止 question asks."""
+    assert key_figure(analyse("什么时候截止申报？"), sentence) == figure

@@ -44,3 +44,11 @@ def test_identical_passages_are_indexed_once():
     chunks, dropped = chunk_documents(docs, 300, 60, 5)
     assert dropped == 1
     assert [c.doc_id for c in chunks] == ["a", "c"]
+
+
+def test_a_notice_is_cut_at_its_section_headings():
+    from bot.chunking import sections
+
+    text = "关于申报的通知\n\n## 一、申报条件\n\n（一）在本市注册。\n\n二、申报材料\n\n1. 申请表；\n\n三、说明，本条不是标题。"
+    assert [(text[s:e].split("\n")[0], h) for s, e, h in sections(text)] == [
+        ("关于申报的通知", ""), ("## 一、申报条件", "一、申报条件"), ("二、申报材料", "二、申报材料")]

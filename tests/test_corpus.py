@@ -91,8 +91,9 @@ def test_web_table_cells_stay_apart():
     # glued cells made one figure of a year and an amount: 崂山区2023150万元
     table = ("<table><tr><th>区</th><th>年份</th><th>资助金额</th></tr>"
              "<tr><td>崂山区</td><td>2023</td><td>150万元</td></tr></table>")
-    assert clean_text(table) == "区 | 年份 | 资助金额\n\n崂山区 | 2023 | 150万元"
-    assert clean_text("| 区 | 金额 |\n| 崂山区 | 150万元 |") == "区 | 金额\n\n崂山区 | 150万元"
+    # and each cell names its column, so a row read alone still says what 150万元 is
+    assert clean_text(table) == "区 | 年份 | 资助金额\n\n崂山区 | 年份：2023 | 资助金额：150万元"
+    assert clean_text("| 区 | 金额 |\n|---|:--:|\n| 崂山区 | 150万元 |") == "区 | 金额\n\n崂山区 | 金额：150万元"
 
 
 def test_repeated_paragraphs_kept_once():
@@ -107,6 +108,19 @@ def test_metadata_extracted_without_front_matter():
     assert doc.date == "2021-06-03"
     assert doc.region == "威海"
     assert doc.source == "x.md"
+
+
+def test_a_notice_is_dated_by_its_signature_and_keeps_its_contact_sentence():
+    """The first date of a notice is often a condition's period (2023年1月1日至…授权) and its file
+    properties say when a copy was exported; the date under the issuing body dates it. Its
+    contact sentence is what people ask for, unlike a site's contact footer."""
+    notice = ("关于组织申报2024年度苏州市专利资助的通知\n\n一、申报条件\n\n专利须于2023年1月1日至2023年12月31日期间获得授权。\n\n"
+              "二、联系方式\n\n苏州市知识产权局，联系人：王女士，联系电话：0512-68612345。\n\n"
+              "通信地址：苏州市三香路998号 联系电话：0512-00000000\n\n苏州市知识产权局\n\n2024年2月18日")
+    doc = parse_document(notice, "x", "x.docx", embedded={"date": "2026-11-28"})
+    assert doc.date == "2024-02-18"
+    assert "0512-68612345" in doc.text and "0512-00000000" not in doc.text
+    assert parse_document(notice, "x", "x.md", sidecar={"date": "2024-02-20"}).date == "2024-02-20"
 
 
 def test_a_saved_web_page_is_named_by_its_heading_not_its_breadcrumb():

@@ -126,8 +126,26 @@ def test_docx_paragraphs_and_tables(office_corpus):
     word = next(d for d in docs if d.doc_id == "rizhao-notice.docx")
     assert word.title == "日照市专利导航项目通知"
     assert "每项支持30万元" in word.text
-    assert "企业运营类专利导航 | 3项 | 每项10万元" in word.text
+    # each cell names its column: 每项10万元 read alone is the sum per project, not a count
+    assert "企业运营类专利导航 | 数量：3项 | 支持金额：每项10万元" in word.text
     assert word.region == "日照"
+
+
+def test_a_pdf_table_keeps_its_rows_and_columns(tmp_path):
+    """Plain extraction puts each cell of a PDF table on its own line, so 100万元 lost the row
+    (驰名商标) and column (资助金额) that give it its meaning."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import SimpleDocTemplate, Table
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    table = Table([["资助事项", "资助金额", "备注"], ["新认定的驰名商标", "100万元", "一次性奖励"],
+                   ["马德里商标国际注册", "每件5000元", "每年最多10万元"]], colWidths=[150, 120, 170])
+    table.setStyle([("FONTNAME", (0, 0), (-1, -1), "STSong-Light")])
+    SimpleDocTemplate(str(tmp_path / "hefei.pdf")).build([table])
+    docs, skipped = load_corpus(tmp_path)
+    assert not skipped
+    assert "新认定的驰名商标 | 资助金额：100万元 | 备注：一次性奖励" in docs[0].text
 
 
 def test_pdf_citation_has_page_number(office_corpus, tmp_path, encoder):
