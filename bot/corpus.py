@@ -471,8 +471,9 @@ def parse_document(raw: str, doc_id: str, path: str = "", sidecar: dict | None =
     # a page's bare date line ("2023-05-06 10:20") is dropped as furniture, but it still dates the page
     found = _DATE.search(clean) or _DATE.search(body[:20_000])
     # a notice is dated by its signature's date line, not by the first date it mentions (the
-    # period a condition names) nor by its file's properties (when a copy was exported)
-    signed = _SIGNED.findall(clean)
+    # period a condition names) nor by its file's properties (when a copy was exported); a law
+    # its history dates keeps that date
+    signed = [] if statute and meta.get("date") else _SIGNED.findall(clean)
     date = (normalise_date(given.get("date")) or normalise_date(signed[-1] if signed else "")
             or normalise_date(meta.get("date")) or normalise_date(found.group(0) if found else ""))
     source = _meta_str(meta, "source", "url", "link") or (url.group(0) if url else path)
