@@ -92,33 +92,31 @@ def add_companion(retriever: Retriever, s: Settings, q: Question, hits: list[Hit
              ([(best.hit_index, h) for _, h in current if related_laws(h.title, lead.title)], s.related_share, q),
              ([(i, h) for i, h in current if h.doc_id == lead.doc_id], s.rival_share, q))
     for pool_hits, share, asked in pools:
-        pool = [(h, c) for rank, h in pool_hits for c in candidates(asked, rank, h)]
-        if not pool:
-            continue
-        hit, top = max(pool, key=lambda hc: hc[1].score)
-        if top.score < share * best.score:
-            continue
-        _quote_too(hits, chosen, hit, top)
-        quoted.add(hit.chunk_id)
-        break
+        found = _best_reading(asked, pool_hits)
+        if found and found[1].score >= share * best.score:
+            _quote_too(hits, chosen, *found)
+            quoted.add(found[0].chunk_id)
+            break
     # a court's interpretation that restates the quoted article says how it applies (农民…自繁自用
     # 授权品种的繁殖材料 -> 人民法院不予支持): read with it, besides any companion above
-    restated = [h for h in retriever.restatements(lead) if h.chunk_id not in quoted]
-    pool = [(h, c) for h in restated for c in candidates(q, best.hit_index, h)]
-    if pool and len(chosen) < s.answer_sentences:
-        hit, top = max(pool, key=lambda hc: hc[1].score)
-        if top.score >= s.related_share * best.score:
-            _quote_too(hits, chosen, hit, top)
+    if len(chosen) < s.answer_sentences:
+        found = _best_reading(q, [(best.hit_index, h) for h in retriever.restatements(lead) if h.chunk_id not in quoted])
+        if found and found[1].score >= s.related_share * best.score:
+            _quote_too(hits, chosen, *found)
+
+
+def _best_reading(q: Question, ranked: list[tuple[int, Hit]]) -> tuple[Hit, Candidate] | None:
+    """The best quote from any of ``ranked`` (each scored at its rank), with its hit; None for none."""
+    scored = [(h, c) for rank, h in ranked for c in candidates(q, rank, h)]
+    return max(scored, key=lambda hc: hc[1].score) if scored else None
 
 
 def _quote_best(q: Question, rank: int, hits: list[Hit], chosen: list[Candidate], pool: list[Hit]) -> Hit | None:
     """Quote the best reading of ``pool`` (scored at ``rank``), whatever its share; the hit quoted."""
-    scored = [(h, c) for h in pool for c in candidates(q, rank, h)]
-    if not scored:
-        return None
-    hit, top = max(scored, key=lambda hc: hc[1].score)
-    _quote_too(hits, chosen, hit, top)
-    return hit
+    found = _best_reading(q, [(rank, h) for h in pool])
+    if found:
+        _quote_too(hits, chosen, *found)
+    return found[0] if found else None
 
 
 def _quote_too(hits: list[Hit], chosen: list[Candidate], hit: Hit, candidate: Candidate) -> None:

@@ -1121,12 +1121,12 @@ LAY_TERMS: dict[str, tuple[str, ...]] = {
 }
 
 
-# Longer everyday words a key sits inside that mean something else: 告 in 广告, 几年 in 好几年
-# ("for years", not "how many years"), 算法 in 也算法律, 公司 in 分公司. Inside these the key is not matched.
 # terms of local policy notices (申报通知, 资助办法) that the shipped laws and news pages do not use:
 # a user's own notices do (单个主体年度上限, 缴纳社会保险, 申请材料)
 NOTICE_TERMS = frozenset({"上限", "社会保险", "申请材料"})
 
+# Longer everyday words a key sits inside that mean something else: 告 in 广告, 几年 in 好几年
+# ("for years", not "how many years"), 算法 in 也算法律, 公司 in 分公司. Inside these the key is not matched.
 LAY_TRAPS: dict[str, tuple[str, ...]] = {
     "告": ("广告", "公告", "报告", "警告", "告诉", "宣告", "告知", "通告", "劝告"),
     "书": ("证书", "申请书", "说明书", "书面", "授权书", "请求书", "意见书", "通知书", "协议书", "承诺书", "判决书"),

@@ -51,7 +51,7 @@ _CUE = "(?:在|去|到|来自|从|咱们?|我们{parents}){place}|{place}(?:市|
 
 def names_place(place: str, text: str) -> bool:
     """Whether ``text`` names ``place``, where an everyday word needs a cue to be one."""
-    if place not in EVERYDAY_WORDS:
+    if place not in EVERYDAY_WORDS or place not in text:
         return place in text
     parents = "".join(f"|{p}" for p in enclosing(place))
     return bool(re.search(_CUE.format(place=re.escape(place), parents=parents), text))

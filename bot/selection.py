@@ -228,12 +228,14 @@ def choose(q: Question, hits: list[Hit], cands: list[Candidate], max_quotes: int
         if hits[best.hit_index].article:  # a second article is the Assistant's companion step
             break
         same_doc = hits[c.hit_index].doc_id == hits[best.hit_index].doc_id
+        if any(c.sentence == o.sentence for o in chosen):
+            continue
         # the other items of a notice's section that answers (一、申报条件: (一)…(二)…(三)…)
         if (q.kind in ("list", "condition", "other") and c.hit_index == best.hit_index and hits[best.hit_index].chapter
-                and c.score >= best.score * SECTION_SHARE and all(c.sentence != o.sentence for o in chosen)):
+                and c.score >= best.score * SECTION_SHARE):
             chosen.append(c)
             continue
-        if any(c.sentence == o.sentence or c.figure == o.figure for o in chosen):
+        if any(c.figure == o.figure for o in chosen):
             continue
         if not _about_places(q, hits[c.hit_index], c):  # 烟台's 28家 is no answer to "佛山…多少家"
             continue

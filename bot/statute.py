@@ -124,10 +124,15 @@ def is_bare_label(line: str) -> bool:
     return bool(m) and m.end() == len(line.strip())
 
 
+def numbers_of(m: re.Match) -> tuple[int, int]:
+    """(number, 之N) of an article label matched as 第(N)条(之(M))."""
+    return cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0
+
+
 def article_number(line: str) -> tuple[int, int] | None:
     """(number, 之N) of the article ``line`` starts, or None."""
     m = ARTICLE_START.match(line.strip())
-    return (cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0) if m and cn_number(m.group(1)) else None
+    return numbers_of(m) if m and cn_number(m.group(1)) else None
 
 
 def next_article(previous: tuple[int, int] | None, number: tuple[int, int]) -> bool:
@@ -189,8 +194,7 @@ def parse_articles(text: str) -> list[Article]:
             continue
         m = ARTICLE_START.match(line)
         if m and cn_number(m.group(1)) and not _cites_out_of_order(current, line, m):
-            current = Article(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0,
-                              tuple(h[1] for h in headings), [Paragraph(start, end)])
+            current = Article(*numbers_of(m), tuple(h[1] for h in headings), [Paragraph(start, end)])
             articles.append(current)
         elif current is not None:
             item = ITEM_START.match(line)
@@ -205,8 +209,7 @@ _CITING = re.compile(rf"[\s\u3000]*(?:规定|所称|所列|的规定|[、和及�
 def _cites_out_of_order(current: Article | None, line: str, m: re.Match) -> bool:
     """A paragraph of ``current`` that opens with a cross-reference (a hard wrap before 第十条规定的…):
     the number is not the next article's and what follows it cites rather than states."""
-    number = (cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
-    return (current is not None and not next_article((current.number, current.sub), number)
+    return (current is not None and not next_article((current.number, current.sub), numbers_of(m))
             and bool(_CITING.match(line, m.end())))
 
 
@@ -342,8 +345,7 @@ def is_legal_title(title: str) -> bool:
     """A law, regulation or interpretation by its title, even when its body is not 第N条
     articles (an amendment decision's numbered edits, a 批复's letter): it still has a place
     in the legal hierarchy."""
-    t = re.sub(r"\s+", "", to_simplified(title))
-    return t.startswith(("最高人民法院", "最高人民检察院")) or bool(_LEGAL_FORM.search(t))
+    return re.sub(r"\s+", "", to_simplified(title)).startswith(("最高人民法院", "最高人民检察院")) or named_as_law(title)
 
 
 _TITLE_MAX = 60
@@ -647,7 +649,7 @@ _VIOLATES = re.compile(rf"违反本(?:法|条例|规定|办法|细则|解释)({_
 
 def _label(m: re.Match) -> str:
     """The label of an article number matched as 第(N)条(之(M))."""
-    return article_label(cn_number(m.group(1)), cn_number(m.group(2)) if m.group(2) else 0)
+    return article_label(*numbers_of(m))
 
 
 def sanctioned_articles(text: str) -> list[str]:
